@@ -1,0 +1,26 @@
+"""labkit: a hands-on lab for the components that run containers in production.
+
+The public surface is small and cheap to import: heavy dependencies (the Docker
+SDK, the kubernetes client, pandas, plotly) load only when a function needs them.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from labkit.errors import (  # noqa: E402
+    BadInput,
+    CommandError,
+    DockerUnavailable,
+    LabkitError,
+    ToolMissing,
+)
+
+__all__ = [
+    "__version__",
+    "LabkitError",
+    "BadInput",
+    "CommandError",
+    "DockerUnavailable",
+    "ToolMissing",
+]

@@ -1,0 +1,52 @@
+"""What a benchmark *cell* is, for every target.
+
+A cell is one configuration measured under the same tests: "two containers on a
+user-defined bridge", "fio on a named volume", later "pod to pod across nodes with
+Calico". A target (engine, kind, cluster) provides cells; opening a cell sets up its
+workloads and returns a :class:`CellSession` that measures one test per call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from labkit.engine import Scope
+
+
+@dataclass(frozen=True)
+class Cell:
+    suite: str  # "net" | "storage"
+    name: str
+    description: str
+    baseline: str | None = None  # the cell this one is reported as a ratio to
+    level: str | None = None  # ladder level: N0, N1, N2, N3, S0, S1 (None for options)
+    placement: str = ""
+    path: str = ""
+    component: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Measurement:
+    metrics: dict[str, float]
+    tool_version: str | None = None
+    scenario: dict[str, Any] = field(default_factory=dict)
+
+
+class CellSession(Protocol):
+    def measure(self, test: Any, *, timeout: float) -> Measurement: ...
+
+    def alive(self) -> str | None:
+        """None while usable; otherwise why not (e.g. a container was killed)."""
+        ...
+
+    def impair(self, spec: Any) -> str:
+        """Apply an impairment; returns a description, raises Unavailable if impossible."""
+        ...
+
+
+class CellImpl(Protocol):
+    cell: Cell
+
+    def open(self, scope: Scope, ctx: dict[str, Any]) -> CellSession: ...

@@ -1,0 +1,94 @@
+"""Glue between the store, the statistics and the charts: comparisons and HTML reports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labkit.bench.schema import SCHEMA_VERSION
+from labkit.bench.store import Store
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def comparability(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Why two runs may not be comparable (warned about, never silently ignored)."""
+    out = []
+    for side, meta in (("baseline", a), ("candidate", b)):
+        if meta.get("schema_version") != SCHEMA_VERSION:
+            out.append(f"{side} run {meta.get('run_id')} has schema version {meta.get('schema_version')}, "
+                       f"this labkit writes {SCHEMA_VERSION}: columns may differ")
+        if meta.get("status") not in ("complete",):
+            out.append(f"{side} run {meta.get('run_id')} is {meta.get('status', 'incomplete')}, not complete")
+    if a.get("host_class") != b.get("host_class"):
+        out.append(f"the runs come from different host classes ({a.get('host_class')} vs {b.get('host_class')}): "
+                   "differences may be the machine, not the change")
+    if a.get("suite") != b.get("suite"):
+        out.append(f"the runs measure different suites ({a.get('suite')} vs {b.get('suite')})")
+    pa, pb = a.get("params", {}), b.get("params", {})
+    for key in ("profile", "duration_s", "size", "target"):
+        if pa.get(key) != pb.get(key):
+            out.append(f"{key} differs: {pa.get(key)} vs {pb.get(key)}")
+    return out
+
+
+def compare_runs(store: Store, baseline: str, candidate: str, **thresholds: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Verdict per cell between two stored runs, plus comparability warnings."""
+    from labkit.bench.compare import compare
+
+    a_id, b_id = store.resolve(baseline), store.resolve(candidate)
+    warnings = comparability(store.meta(a_id), store.meta(b_id))
+    return compare(store.load([a_id]), store.load([b_id]), **thresholds), warnings
+
+
+def run_figures(rows: pd.DataFrame) -> list[tuple[str, Any]]:
+    """The standard charts of one run's summary."""
+    from labkit import plots
+    from labkit.bench import stats
+
+    summary = stats.aggregate(rows)
+    figs: list[tuple[str, Any]] = []
+    present = set(summary["metric"])
+    for metric, title in (("throughput_bps", "TCP/UDP throughput"), ("iops", "IOPS"), ("bw_Bps", "Bandwidth")):
+        if metric in present:
+            figs.append((title, plots.bars(summary, metric=metric)))
+            if summary.loc[summary["metric"] == metric, "ratio"].notna().any():
+                figs.append((f"{title}: ratio to baseline", plots.ratios(summary, metric=metric)))
+    if present & {"lat_p50_us", "lat_p99_us", "lat_p999_us"}:
+        figs.append(("Latency percentiles", plots.latency_percentiles(summary)))
+    return figs
+
+
+def write_run_report(store: Store, run_id: str, out: Path) -> Path:
+    from labkit import plots
+    from labkit.bench import stats
+
+    rows = store.load([run_id])
+    meta = store.meta(run_id)
+    summary = stats.aggregate(rows)
+    noisy = stats.noisy(summary)
+    notes = [f"run {run_id}: suite {meta.get('suite')}, target {meta.get('target')}, profile {meta.get('profile')}, "
+             f"status {meta.get('status')}, host {meta.get('host', {}).get('cpu_model')} "
+             f"({meta.get('host_class')}), measured {meta.get('ts_start_utc')}",
+             "All cells share this one host's kernel and disk: read the numbers as overhead relative to this "
+             "host's baselines, not as production throughput."]
+    if not noisy.empty:
+        notes.append(f"NOISY SESSION: {len(noisy)} baseline cell(s) exceed the CV threshold; add repetitions "
+                     "or quiet the host before trusting small differences.")
+    return plots.write_report(out / "report.html", title=f"labkit run {run_id}", figures=run_figures(rows),
+                              tables=[("Summary per cell", summary)], notes=notes)
+
+
+def write_comparison(store: Store, baseline: str, candidate: str, result: pd.DataFrame, out: Path,
+                     warnings: list[str]) -> Path:
+    from labkit import plots
+    from labkit.bench.compare import has_regression
+
+    a_id, b_id = store.resolve(baseline), store.resolve(candidate)
+    verdict = "REGRESSION" if has_regression(result) else "no regression"
+    notes = [f"baseline {a_id} vs candidate {b_id}: {verdict}", *[f"warning: {w}" for w in warnings]]
+    figs = [("Candidate / baseline per cell", plots.comparison(result))]
+    figs += [(f"candidate: {t}", f) for t, f in run_figures(store.load([b_id]))]
+    return plots.write_report(out / "comparison.html", title=f"labkit compare {a_id} → {b_id}", figures=figs,
+                              tables=[("Verdicts", result)], notes=notes)

@@ -1,0 +1,205 @@
+"""The results store: append-only, crash-safe, one JSON-lines file per run.
+
+Layout::
+
+    <root>/runs/<run_id>/meta.json    written atomically (temp file + rename)
+    <root>/runs/<run_id>/rows.jsonl   one tidy row per line, flushed and fsync'd per batch
+
+A run killed mid-write loses at most its in-flight rows: a torn last line is
+skipped (and reported), every earlier line and every other run still loads.
+Nothing is ever rewritten except ``meta.json``, replaced whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labkit.bench.schema import COLUMNS, SCHEMA_VERSION
+from labkit.errors import StoreError
+from labkit.log import log
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def new_run_id(now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+def utcnow() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class RunWriter:
+    """Appends rows of one run; a context manager that records how the run ended."""
+
+    def __init__(self, directory: Path, meta: dict[str, Any]) -> None:
+        self.directory = directory
+        self.meta = meta
+        self.rows_path = directory / "rows.jsonl"
+        self._fh = open(self.rows_path, "a")  # noqa: SIM115 - closed in finish()
+        self.n_rows = 0
+
+    @property
+    def run_id(self) -> str:
+        return str(self.meta["run_id"])
+
+    def append(self, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Write rows (missing columns become null) and make them durable."""
+        lines = []
+        for row in rows:
+            unknown = set(row) - set(COLUMNS)
+            if unknown:
+                raise StoreError(f"row has columns outside the schema: {sorted(unknown)}",
+                                 fix="add them to labkit/bench/schema.py (and bump SCHEMA_VERSION)")
+            lines.append(json.dumps({c: _clean(row.get(c)) for c in COLUMNS}, default=str))
+        if not lines:
+            return
+        self._fh.write("\n".join(lines) + "\n")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self.n_rows += len(lines)
+
+    def update_meta(self, **fields: Any) -> None:
+        self.meta.update(fields)
+        _atomic_write(self.directory / "meta.json", json.dumps(self.meta, indent=2, default=str))
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self.update_meta(status=status, error=error, ts_end_utc=utcnow(), n_rows=self.n_rows)
+
+    def __enter__(self) -> RunWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is None:
+            self.finish("complete")
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.finish("interrupted", "KeyboardInterrupt")
+        else:
+            self.finish("failed", f"{exc_type.__name__}: {exc}")
+
+
+class Store:
+    """All runs under one directory."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs"
+
+    def new_run(self, meta: Mapping[str, Any]) -> RunWriter:
+        run_id = str(meta.get("run_id") or new_run_id())
+        directory = self.runs_dir / run_id
+        directory.mkdir(parents=True, exist_ok=False)
+        full = {"schema_version": SCHEMA_VERSION, "status": "running", "ts_start_utc": utcnow(),
+                **meta, "run_id": run_id}
+        writer = RunWriter(directory, full)
+        writer.update_meta()
+        return writer
+
+    def run_ids(self) -> list[str]:
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.runs_dir.iterdir() if (p / "meta.json").is_file())
+
+    def meta(self, run_id: str) -> dict[str, Any]:
+        path = self.runs_dir / run_id / "meta.json"
+        if not path.is_file():
+            known = ", ".join(self.run_ids()[-5:]) or "none"
+            raise StoreError(f"no run {run_id!r} in {self.root}", fix=f"`labkit runs` lists them (latest: {known})")
+        try:
+            return dict(json.loads(path.read_text()))
+        except ValueError as exc:
+            raise StoreError(f"{path} is not valid JSON: {exc}", fix="restore it or delete the run directory") from exc
+
+    def runs(self) -> pd.DataFrame:
+        """One row per run: id, times, status, suite, profile, target, host class, row count."""
+        import pandas as pd
+
+        cols = ["run_id", "ts_start_utc", "status", "suite", "profile", "target", "host_class", "n_rows",
+                "notebook", "impairment", "error"]
+        metas = []
+        for rid in self.run_ids():
+            try:
+                m = self.meta(rid)
+            except StoreError as exc:
+                log(f"! skipping run {rid}: {exc.message}")
+                continue
+            if m.get("status") == "running" and "ts_end_utc" not in m:
+                m["status"] = "incomplete"  # never finished: killed, or still running
+            metas.append({c: m.get(c) for c in cols})
+        return pd.DataFrame(metas, columns=cols)
+
+    def resolve(self, ref: str) -> str:
+        """A run id from an id, a unique id prefix, or ``latest``/``latest:<suite>``."""
+        ids = self.run_ids()
+        if ref.startswith("latest"):
+            suite = ref.partition(":")[2]
+            picks = [r for r in ids if not suite or self.meta(r).get("suite") == suite]
+            if not picks:
+                raise StoreError(f"no runs{' of suite ' + suite if suite else ''} in {self.root}",
+                                 fix="run `labkit bench net` (or storage) first")
+            return picks[-1]
+        matches = [r for r in ids if r.startswith(ref)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            self.meta(ref)  # raises with the list of known runs
+        raise StoreError(f"run id prefix {ref!r} is ambiguous: {', '.join(matches[:5])}", fix="give more characters")
+
+    def load(self, run_ids: Sequence[str] | None = None) -> pd.DataFrame:
+        """Rows of the given runs (default: all) as one DataFrame with the schema's columns."""
+        import pandas as pd
+
+        ids = [self.resolve(r) for r in run_ids] if run_ids is not None else self.run_ids()
+        records: list[dict[str, Any]] = []
+        for rid in ids:
+            records.extend(self._read_rows(rid))
+        return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+
+    def _read_rows(self, run_id: str) -> list[dict[str, Any]]:
+        path = self.runs_dir / run_id / "rows.jsonl"
+        if not path.is_file():
+            return []
+        rows, bad = [], 0
+        with open(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                    if not isinstance(row, dict):
+                        raise ValueError("not an object")
+                except ValueError:
+                    bad += 1
+                    log(f"! {path}:{lineno}: unreadable row skipped (torn write from a killed run?)")
+                    continue
+                rows.append(row)
+        return rows

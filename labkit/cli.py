@@ -1,0 +1,163 @@
+"""The ``labkit`` command line.
+
+    labkit doctor                 what this machine can run, and how to fix what it can't
+    labkit images build           build the lab's images (tools) from debian:bookworm-slim
+    labkit clean [--dry-run]      remove everything labkit created
+    labkit lab                    open JupyterLab at notebooks/00-start-here.ipynb
+    labkit tools install NAME     fetch a pinned kind/kubectl/helm (sha256-verified)
+    labkit bench net|storage      run a benchmark matrix and store the results
+    labkit runs | compare A B | report RUN
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from labkit import __version__
+from labkit.errors import BadInput, LabkitError
+
+EPILOG = "Every verb has its own --help, e.g. `labkit bench --help`."
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from labkit import doctor
+
+    rows = doctor.checks(ports=args.port or doctor.DEFAULT_PORTS, probe_privileged=not args.fast)
+    print(doctor.render(rows))
+    return doctor.exit_code(rows)
+
+
+def _images(args: argparse.Namespace) -> int:
+    from labkit import images
+
+    if args.action == "build":
+        images.build_tools(force=args.force)
+    return 0
+
+
+def _clean(args: argparse.Namespace) -> int:
+    from labkit import clean
+
+    items = clean.clean(dry_run=args.dry_run, images=not args.keep_images)
+    if items and args.dry_run:
+        print(f"{len(items)} item(s) would be removed; run `labkit clean` to remove them")
+    return 0
+
+
+def _tools(args: argparse.Namespace) -> int:
+    from labkit import tools
+
+    if args.action == "install":
+        tools.install(args.name)
+    else:
+        for name in tools.TOOLS:
+            info = tools.find(name)
+            state = f"{info.version} at {info.path}" if info.ok else f"{info.problem} (fix: {info.fix})"
+            print(f"{name:8} {state}")
+    return 0
+
+
+def _lab(args: argparse.Namespace) -> int:
+    from labkit import lab
+
+    return lab.open_lab(port=args.port, build_images=not args.no_images, browser=args.browser)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from labkit.bench import cli as bench_cli
+
+    return bench_cli.bench(args)
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from labkit.bench import cli as bench_cli
+
+    return bench_cli.runs(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from labkit.bench import cli as bench_cli
+
+    return bench_cli.compare(args)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from labkit.bench import cli as bench_cli
+
+    return bench_cli.report(args)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="labkit",
+        description="A hands-on lab for running containers in production: engine, orchestration, "
+        "network, storage, monitoring, logging, service mesh and delivery pipeline.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--version", action="version", version=f"labkit {__version__}")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+
+    d = sub.add_parser("doctor", help="check what this machine can run and how to fix the rest",
+                       description="Check Docker, cgroups, inotify, memory, disk, kind/kubectl/helm and ports. "
+                       "Exit code 1 only for blockers (no Docker daemon, Python too old).")
+    d.add_argument("--port", type=int, action="append", help="also check that this TCP port is free (repeatable)")
+    d.add_argument("--fast", action="store_true", help="skip the privileged-container probe")
+    d.set_defaults(func=_doctor)
+
+    i = sub.add_parser("images", help="build the lab's images", description="Build the lab's own images FROM "
+                       "debian:bookworm-slim (bootstrapped from a Debian mirror when it cannot be pulled).")
+    i.add_argument("action", choices=["build"], help="build: build images that are missing")
+    i.add_argument("--force", action="store_true", help="rebuild even if present")
+    i.set_defaults(func=_images)
+
+    c = sub.add_parser("clean", help="remove everything labkit created",
+                       description="Remove every container, network, volume, image and kind cluster labkit "
+                       "created (found by the io.labkit.managed label or labkit name prefix), and the host "
+                       "links, loop devices and scratch files of the benchmarks.")
+    c.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+    c.add_argument("--keep-images", action="store_true", help="keep the lab's built images")
+    c.set_defaults(func=_clean)
+
+    t = sub.add_parser("tools", help="find or install kind, kubectl, helm",
+                       description="List the field's CLIs, or install a pinned one (sha256-verified).")
+    t.add_argument("action", choices=["list", "install"])
+    t.add_argument("name", nargs="?", choices=["kind", "kubectl", "helm"])
+    t.set_defaults(func=_tools)
+
+    lab = sub.add_parser("lab", help="open JupyterLab at 00-start-here",
+                         description="Check the machine, build missing lab images, and start JupyterLab on "
+                         "127.0.0.1 (token required) at notebooks/00-start-here.ipynb.")
+    lab.add_argument("--port", type=int, default=int(os.environ.get("LABKIT_PORT", "8888")))
+    lab.add_argument("--no-images", action="store_true", help="do not build missing images")
+    lab.add_argument("--browser", action="store_true", help="open a web browser")
+    lab.set_defaults(func=_lab)
+
+    from labkit.bench import cli as bench_cli
+
+    bench_cli.add_parsers(sub, bench=_bench, runs=_runs, compare=_compare, report=_report)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if getattr(args, "verb", None) == "tools" and args.action == "install" and not args.name:
+        parser().error("tools install needs a NAME: kind, kubectl or helm")
+    try:
+        return int(args.func(args))
+    except BadInput as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 2
+    except LabkitError as exc:
+        print(f"labkit: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nlabkit: interrupted; run `labkit clean` if anything was left behind", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

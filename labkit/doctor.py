@@ -1,0 +1,219 @@
+"""Prerequisite checks, each with the fix for its problem.
+
+``checks()`` returns rows; ``render()`` prints them as a table. Only *blockers*
+(``fail``) make ``labkit doctor`` exit non-zero: no Docker daemon, too old a Python.
+Missing kind/kubectl/helm, cgroup v1 or low inotify limits are warnings, because
+they only close the kind tier, not the lab.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import socket
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit import tools
+from labkit.errors import DockerUnavailable
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+SYMBOL = {OK: "✓", WARN: "!", FAIL: "✗"}
+
+INOTIFY_WATCHES = 524288
+INOTIFY_INSTANCES = 512
+MIN_MEM_GIB = 4.0
+MIN_DISK_GIB = 10.0
+DEFAULT_PORTS = (5001,)  # the kind local registry (localhost:5001)
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str
+    detail: str
+    fix: str = ""
+
+
+def checks(*, ports: Sequence[int] = DEFAULT_PORTS, probe_privileged: bool = True) -> list[Check]:
+    """Run every check; never raises."""
+    rows = [_python()]
+    docker_rows, docker_info = _docker()
+    rows += docker_rows
+    rows.append(_cgroup(docker_info))
+    if docker_info is not None and probe_privileged:
+        rows.append(_privileged())
+    rows += [_inotify(), _memory(), _disk()]
+    rows += [_tool(name) for name in ("kind", "kubectl", "helm")]
+    rows += [_host_tool("fio", "the S0 host-filesystem storage baseline")]
+    rows += [_port(p) for p in ports]
+    return rows
+
+
+def exit_code(rows: Iterable[Check]) -> int:
+    return 1 if any(r.status == FAIL for r in rows) else 0
+
+
+def render(rows: Sequence[Check]) -> str:
+    """A plain-text table (also what notebooks print)."""
+    width = max(len(r.name) for r in rows)
+    lines = []
+    for r in rows:
+        lines.append(f"{SYMBOL[r.status]} {r.name.ljust(width)}  {r.detail}")
+        if r.fix and r.status != OK:
+            lines.append(f"  {' ' * width}  fix: {r.fix}")
+    blockers = sum(r.status == FAIL for r in rows)
+    warns = sum(r.status == WARN for r in rows)
+    lines.append(f"\n{blockers} blocker(s), {warns} warning(s)")
+    return "\n".join(lines)
+
+
+def frame(rows: Sequence[Check]) -> "object":
+    """The checks as a pandas DataFrame (for notebooks)."""
+    import pandas as pd
+
+    return pd.DataFrame([r.__dict__ for r in rows])
+
+
+def _python() -> Check:
+    v = sys.version_info
+    text = f"Python {v.major}.{v.minor}.{v.micro}"
+    if v < (3, 11):
+        return Check("python", FAIL, text, "use Python 3.11 or newer")
+    return Check("python", OK, text)
+
+
+def _docker() -> tuple[list[Check], dict | None]:
+    from labkit import engine
+
+    if shutil.which("docker") is None:
+        cli = Check("docker CLI", WARN, "not on PATH (labkit uses the API; the CLI is for you)",
+                    tools.install_hint("docker"))
+    else:
+        cli = Check("docker CLI", OK, shutil.which("docker") or "")
+    try:
+        info = engine.info()
+    except DockerUnavailable as exc:
+        return [cli, Check("docker daemon", FAIL, exc.message.splitlines()[0], exc.fix or "")], None
+    version = str(info.get("ServerVersion", "?"))
+    minimum = str(tools.spec_docker_min())
+    if tools.version_tuple(version) < tools.version_tuple(minimum):
+        return [cli, Check("docker daemon", FAIL, f"server {version} < {minimum}", "upgrade Docker")], info
+    detail = f"server {version}, {info.get('Driver', '?')} storage, {info.get('NCPU', '?')} CPUs"
+    return [cli, Check("docker daemon", OK, detail)], info
+
+
+def _cgroup(info: dict | None) -> Check:
+    version = str(info.get("CgroupVersion", "")) if info else ""
+    if not version:
+        version = "2" if Path("/sys/fs/cgroup/cgroup.controllers").exists() else "1"
+    if version == "1":
+        return Check("cgroup", WARN, "cgroup v1: kind with Kubernetes >= 1.35 will not start (kubelet "
+                     "refuses cgroup v1 unless failCgroupV1: false)",
+                     "boot with systemd.unified_cgroup_hierarchy=1 (cgroup v2); the engine chapters work as is")
+    return Check("cgroup", OK, f"cgroup v{version}")
+
+
+def _privileged() -> Check:
+    from labkit import engine
+    from labkit.versions import base_image
+
+    if not engine.image_exists(base_image()):
+        return Check("privileged containers", WARN, f"not probed ({base_image()} missing)",
+                     "run `labkit images build` first")
+    box = None
+    try:
+        box = engine.client().containers.create(base_image(), ["true"], privileged=True,
+                                                labels=engine.labels(role="doctor-probe"))
+        box.start()
+        box.wait(timeout=30)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not allowed here"
+        reason = str(getattr(exc, "explanation", None) or exc).splitlines()[0]
+        reason = reason.split("unable to start container process: ")[-1][:160]
+        return Check("privileged containers", WARN, f"refused: {reason}",
+                     "kind nodes need --privileged; use a host where it works (the engine chapters do not need it)")
+    finally:
+        if box is not None:
+            box.remove(force=True)
+    return Check("privileged containers", OK, "allowed (kind nodes can run)")
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        return int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _inotify() -> Check:
+    watches = _read_int("/proc/sys/fs/inotify/max_user_watches")
+    instances = _read_int("/proc/sys/fs/inotify/max_user_instances")
+    if watches is None or instances is None:
+        return Check("inotify", OK, "not Linux: not applicable")
+    detail = f"max_user_watches={watches}, max_user_instances={instances}"
+    if watches < INOTIFY_WATCHES or instances < INOTIFY_INSTANCES:
+        return Check("inotify", WARN, detail + " (multi-node kind and log tailers hit 'too many open files')",
+                     f"sudo sysctl fs.inotify.max_user_watches={INOTIFY_WATCHES} "
+                     f"fs.inotify.max_user_instances={INOTIFY_INSTANCES}")
+    return Check("inotify", OK, detail)
+
+
+def _memory() -> Check:
+    try:
+        meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        avail = int(meminfo["MemAvailable"].split()[0]) / 1024**2
+    except (OSError, KeyError, ValueError):
+        return Check("memory", OK, f"not read on {platform.system()}")
+    if avail < MIN_MEM_GIB:
+        return Check("memory", WARN, f"{avail:.1f} GiB available", f"free memory: a multi-node kind cluster wants "
+                     f"{MIN_MEM_GIB:g}+ GiB (Istio 8 GiB)")
+    return Check("memory", OK, f"{avail:.1f} GiB available")
+
+
+def _disk() -> Check:
+    from labkit.paths import labkit_home
+
+    path = labkit_home()
+    probe = path if path.exists() else Path.home()
+    free = shutil.disk_usage(probe).free / 1024**3
+    if free < MIN_DISK_GIB:
+        return Check("disk", WARN, f"{free:.1f} GiB free at {probe}", "free space: images and kind nodes need "
+                     f"{MIN_DISK_GIB:g}+ GiB (`docker system prune`)")
+    return Check("disk", OK, f"{free:.1f} GiB free at {probe}")
+
+
+def _tool(name: str) -> Check:
+    info = tools.find(name)
+    if info.ok:
+        pin = f" (pinned {info.pinned})" if info.pinned else ""
+        return Check(name, OK, f"{info.version} at {info.path}{pin}")
+    return Check(name, WARN, f"{info.problem}; the kind chapters need it", info.fix or "")
+
+
+def _host_tool(name: str, why: str) -> Check:
+    path = shutil.which(name)
+    if path:
+        return Check(f"host {name}", OK, path)
+    return Check(f"host {name}", WARN, f"not found; needed for {why}", f"apt-get install {name}")
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _port(port: int) -> Check:
+    if port_free(port):
+        return Check(f"port {port}", OK, "free")
+    return Check(f"port {port}", WARN, "in use", f"stop what listens on {port} (`ss -ltnp 'sport = :{port}'`)")
+
+
+__all__ = ["Check", "checks", "render", "exit_code", "port_free", "os"]

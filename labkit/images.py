@@ -1,0 +1,76 @@
+"""The lab's own images, built locally FROM ``debian:bookworm-slim``.
+
+The base image is pulled where a registry is reachable; elsewhere it is made by
+``environments/images/base/bootstrap.sh`` from a Debian mirror (needs root and
+debootstrap). Lab images are tagged from ``versions.yaml``, never ``latest``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from labkit import engine
+from labkit._run import Runner, default_runner
+from labkit.errors import CommandError, ImageMissing, ToolMissing
+from labkit.log import log
+from labkit.versions import base_image, environments_dir, pins, project_root, tools_image
+
+BOOTSTRAP = "environments/images/base/bootstrap.sh"
+
+
+def _base_fix() -> str:
+    return (
+        f"either `docker pull {base_image()}` where a registry is reachable, or build it from a Debian mirror: "
+        f"`sudo apt-get install debootstrap && sudo bash {BOOTSTRAP}`"
+    )
+
+
+def ensure_base(*, runner: Runner | None = None, bootstrap: bool = True) -> str:
+    """Make sure the base image exists: present, pulled, or bootstrapped from the mirror."""
+    ref = base_image()
+    if engine.image_exists(ref):
+        return ref
+    run = runner or default_runner()
+    pulled = run.run(["docker", "pull", ref], timeout=300, check=False)
+    if pulled.ok and engine.image_exists(ref):
+        return ref
+    log(f"! could not pull {ref}: {(pulled.stderr or pulled.stdout).strip()[-200:]}")
+    if not bootstrap:
+        raise ImageMissing(f"base image {ref} is missing and could not be pulled", fix=_base_fix())
+    if os.geteuid() != 0:
+        raise ImageMissing(f"base image {ref} is missing, could not be pulled, and bootstrapping needs root",
+                           fix=_base_fix())
+    try:
+        run.run(["bash", str(project_root() / BOOTSTRAP)], timeout=900)
+    except (CommandError, ToolMissing) as exc:
+        raise ImageMissing(f"base image {ref} is missing and the bootstrap failed: {exc}", fix=_base_fix()) from exc
+    return ref
+
+
+def build_tools(*, force: bool = False, runner: Runner | None = None) -> str:
+    """Build the tools image (iperf3, fio, sockperf, qperf, iproute2, curl, procps)."""
+    ref = tools_image()
+    if not force and engine.image_exists(ref):
+        log(f"✓ {ref} already built")
+        return ref
+    ensure_base(runner=runner)
+    spec = pins()["images"]["tools"]
+    dockerfile = project_root() / spec["dockerfile"]
+    engine.build_image(
+        str(dockerfile.parent), dockerfile=dockerfile.name, tag=ref,
+        buildargs={"LABKIT_TOOLS_VERSION": str(spec["tag"])},
+        labels_=engine.labels(role="tools"),
+    )
+    log(f"✓ built {ref}")
+    return ref
+
+
+def ensure_tools() -> str:
+    """The tools image reference, built first if it is missing."""
+    ref = tools_image()
+    if engine.image_exists(ref):
+        return ref
+    return build_tools()
+
+
+__all__ = ["ensure_base", "build_tools", "ensure_tools", "environments_dir"]

@@ -1,0 +1,19 @@
+"""One logging door: lines go to stdout so notebooks and papermill logs show progress."""
+
+from __future__ import annotations
+
+import sys
+
+_quiet = False
+
+
+def log(message: str) -> None:
+    """Print one progress line (flushed, so papermill --log-output shows it live)."""
+    if not _quiet:
+        print(message, file=sys.stdout, flush=True)
+
+
+def set_quiet(quiet: bool) -> None:
+    """Silence progress lines (tests, machine-readable CLI output)."""
+    global _quiet
+    _quiet = quiet
