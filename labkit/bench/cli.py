@@ -72,7 +72,7 @@ def _store(args: argparse.Namespace) -> Any:
 def bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from labkit.bench import run as runner
+    from labkit.bench import runner
 
     if args.impair_cells and not args.impair:
         raise BadInput("--impair-cells", args.impair_cells, "only together with --impair")

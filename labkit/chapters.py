@@ -1,0 +1,76 @@
+"""The map of the lab: chapters, the components they teach, and where each can run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from labkit.versions import project_root
+
+
+@dataclass(frozen=True)
+class Chapter:
+    notebook: str
+    component: str
+    options: str
+    targets: str  # where it runs live
+    binder: str  # what works on Binder (no Docker)
+
+    @property
+    def present(self) -> bool:
+        return (project_root() / "notebooks" / f"{self.notebook}.ipynb").is_file()
+
+
+CHAPTERS = (
+    Chapter("01-engine", "Container engine", "dockerd/containerd/runc, crun, Podman; OCI images", "engine",
+            "read only"),
+    Chapter("02-orchestration", "Orchestration", "Kubernetes (kind) vs Docker Swarm; Mesos (retired 2025)",
+            "engine (Swarm), kind", "read only"),
+    Chapter("03-network", "Network (CNI)", "kindnet, Calico, Cilium, Flannel, Weave Net (archived)", "kind, cluster",
+            "plans only"),
+    Chapter("04-storage", "Storage", "local-path, OpenEBS LocalPV, Longhorn; Rook-Ceph on real clusters",
+            "kind, cluster", "plans only"),
+    Chapter("05-monitoring", "Monitoring", "kube-prometheus-stack (Prometheus, Grafana)", "kind, cluster",
+            "plans only"),
+    Chapter("06-logging", "Logging", "Fluent Bit, Loki", "kind, cluster", "plans only"),
+    Chapter("07-mesh", "Service mesh", "Linkerd, Istio (ambient)", "kind, cluster", "plans only"),
+    Chapter("08-pipeline", "Deployment pipeline", "registry, Trivy, cosign, Tekton, Argo CD", "kind, cluster",
+            "plans only"),
+    Chapter("10-bench-network", "Benchmark: network", "Docker drivers; CNIs on kind", "engine, kind",
+            "replay of recorded runs"),
+    Chapter("11-bench-storage", "Benchmark: storage", "Docker storage; StorageClasses on kind", "engine, kind",
+            "replay of recorded runs"),
+    Chapter("20-regression", "Regression gate", "compare two runs, fail on a regression", "engine, kind",
+            "replay of recorded runs"),
+)
+
+
+def table() -> "object":
+    """The chapters as a DataFrame, with whether each notebook exists in this checkout yet."""
+    import pandas as pd
+
+    return pd.DataFrame([{"notebook": c.notebook, "component": c.component, "options": c.options,
+                          "runs live on": c.targets, "on Binder": c.binder,
+                          "in this checkout": "yes" if c.present else "not yet"} for c in CHAPTERS])
+
+
+def targets(rows: "list[object]") -> "object":
+    """Which targets this machine offers, from doctor rows."""
+    import pandas as pd
+
+    status = {r.name: r for r in rows}  # type: ignore[attr-defined]
+
+    def ok(name: str) -> bool:
+        return name in status and status[name].status == "ok"  # type: ignore[attr-defined]
+
+    docker = ok("docker daemon")
+    kind_ok = docker and ok("kind") and ok("kubectl") and ok("privileged containers")
+    out = [
+        ("engine", docker, "the local Docker daemon" if docker else "no Docker daemon reachable"),
+        ("kind", kind_ok, "kind, kubectl and privileged containers available" if kind_ok else
+         "needs a Docker daemon, kind, kubectl and privileged containers: " +
+         ", ".join(n for n in ("docker daemon", "kind", "kubectl", "privileged containers") if not ok(n))
+         + " missing or refused"),
+        ("cluster", ok("kubectl"), "any kubeconfig context (kubectl found)" if ok("kubectl") else "needs kubectl"),
+        ("replay", True, "recorded results in environments/recordings (always)"),
+    ]
+    return pd.DataFrame(out, columns=["target", "available", "why"])

@@ -1,0 +1,30 @@
+"""ipywidgets pieces for the notebooks (imported only there).
+
+Widgets mirror a notebook's ``parameters`` cell: each selector starts at the
+parameter's value, so a headless papermill run and a click in JupyterLab do the
+same thing. Output always goes to stdout too (``labkit.log``), never only to a widget.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def bench_form(suite: str, *, cells: Sequence[str], all_cells: Sequence[str], tests: Sequence[str],
+               all_tests: Sequence[str], profile: str, on_run: Callable[[dict[str, Any]], Any]) -> Any:
+    """A small form: cells, tests, profile and a Run button calling ``on_run(choices)``."""
+    import ipywidgets as w
+
+    cell_box = w.SelectMultiple(options=list(all_cells), value=tuple(cells), description="cells", rows=7)
+    test_box = w.SelectMultiple(options=list(all_tests), value=tuple(tests), description="tests", rows=6)
+    prof = w.ToggleButtons(options=["quick", "full"], value=profile, description="profile")
+    button = w.Button(description=f"Run {suite} benchmark", button_style="primary", icon="play")
+    out = w.Output()
+
+    def click(_: Any) -> None:
+        with out:
+            on_run({"cells": list(cell_box.value), "tests": list(test_box.value), "profile": prof.value})
+
+    button.on_click(click)
+    return w.VBox([w.HBox([cell_box, test_box]), prof, button, out])
