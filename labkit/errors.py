@@ -105,3 +105,14 @@ class StoreError(LabkitError):
 
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:]) if text else ""
+
+
+class RegressionFound(LabkitError):
+    """The regression gate found at least one cell that got worse (notebook 20 fails with this)."""
+
+    def __init__(self, cells: list[str], report: str | None = None) -> None:
+        self.cells = cells
+        self.report = report
+        where = f"; report: {report}" if report else ""
+        super().__init__(f"regression in {len(cells)} cell(s): {', '.join(cells)}{where}",
+                         fix="open the report, reproduce with `labkit compare BASE CANDIDATE`")

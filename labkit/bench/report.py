@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,13 +34,32 @@ def comparability(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return out
 
 
-def compare_runs(store: Store, baseline: str, candidate: str, **thresholds: Any) -> tuple[pd.DataFrame, list[str]]:
-    """Verdict per cell between two stored runs, plus comparability warnings."""
+def load_ref(store: Store, ref: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A run's meta and rows from a run id/prefix/``latest[:suite]`` in ``store``, or from a run
+    directory (``…/runs/<id>``, e.g. a baseline kept in environments/)."""
+    path = Path(ref)
+    if (path / "meta.json").is_file():
+        other = Store(path.parent.parent)
+        return other.meta(path.name), other.load([path.name])
+    run_id = store.resolve(ref)
+    return store.meta(run_id), store.load([run_id])
+
+
+def compare_runs(store: Store, baseline: str, candidate: str, *, cells: Sequence[str] | None = None,
+                 tests: Sequence[str] | None = None, **thresholds: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Verdict per cell between two runs (optionally only some cells/tests), plus comparability warnings."""
     from labkit.bench.compare import compare
 
-    a_id, b_id = store.resolve(baseline), store.resolve(candidate)
-    warnings = comparability(store.meta(a_id), store.meta(b_id))
-    return compare(store.load([a_id]), store.load([b_id]), **thresholds), warnings
+    (a_meta, a_rows), (b_meta, b_rows) = load_ref(store, baseline), load_ref(store, candidate)
+    warnings = comparability(a_meta, b_meta)
+
+    def pick(rows: pd.DataFrame) -> pd.DataFrame:
+        keep = rows["cell"].isin(cells) if cells else rows["cell"].notna()
+        if tests:
+            keep &= rows["test"].isin(tests)
+        return rows[keep]
+
+    return compare(pick(a_rows), pick(b_rows), **thresholds), warnings
 
 
 def run_figures(rows: pd.DataFrame) -> list[tuple[str, Any]]:
@@ -85,10 +105,13 @@ def write_comparison(store: Store, baseline: str, candidate: str, result: pd.Dat
     from labkit import plots
     from labkit.bench.compare import has_regression
 
-    a_id, b_id = store.resolve(baseline), store.resolve(candidate)
+    (a_meta, _), (b_meta, b_rows) = load_ref(store, baseline), load_ref(store, candidate)
+    a_id, b_id = a_meta.get("run_id"), b_meta.get("run_id")
     verdict = "REGRESSION" if has_regression(result) else "no regression"
     notes = [f"baseline {a_id} vs candidate {b_id}: {verdict}", *[f"warning: {w}" for w in warnings]]
+    if b_meta.get("impairment"):
+        notes.append(f"the candidate ran with an injected impairment: {b_meta['impairment']}")
     figs = [("Candidate / baseline per cell", plots.comparison(result))]
-    figs += [(f"candidate: {t}", f) for t, f in run_figures(store.load([b_id]))]
+    figs += [(f"candidate: {t}", f) for t, f in run_figures(b_rows)]
     return plots.write_report(out / "comparison.html", title=f"labkit compare {a_id} → {b_id}", figures=figs,
                               tables=[("Verdicts", result)], notes=notes)

@@ -182,7 +182,7 @@ class Store:
         records: list[dict[str, Any]] = []
         for rid in ids:
             records.extend(self._read_rows(rid))
-        return pd.DataFrame.from_records(records, columns=list(COLUMNS))
+        return derive(pd.DataFrame.from_records(records, columns=list(COLUMNS)))
 
     def _read_rows(self, run_id: str) -> list[dict[str, Any]]:
         path = self.runs_dir / run_id / "rows.jsonl"
@@ -203,3 +203,22 @@ class Store:
                     continue
                 rows.append(row)
         return rows
+
+
+def derive(rows: pd.DataFrame) -> pd.DataFrame:
+    """Fill ``baseline_value`` and ``ratio_to_baseline`` per repetition.
+
+    A row is paired with its baseline cell's value from the *same* run and block
+    (repetition), so slow drift of the host cancels in the ratio.
+    """
+    if rows.empty:
+        return rows
+    ok = rows[(rows["status"] == "ok") & rows["metric"].astype(bool)]
+    keys = ["run_id", "block", "suite", "test", "metric"]
+    base = ok[keys + ["cell", "value"]].rename(columns={"cell": "baseline_cell", "value": "_base"})
+    merged = rows.drop(columns=["baseline_value", "ratio_to_baseline"]).merge(
+        base, on=keys + ["baseline_cell"], how="left")
+    merged["baseline_value"] = merged.pop("_base")
+    value = merged["value"].astype(float)
+    merged["ratio_to_baseline"] = value / merged["baseline_value"].astype(float)
+    return merged[list(COLUMNS)]
