@@ -1,0 +1,155 @@
+"""Engine tier: the benchmark harness end to end on the real Docker engine (small matrices)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from labkit import bench, engine
+from labkit.bench import stats
+from labkit.bench.compare import compare
+from labkit.errors import Unavailable
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
+
+
+def _nothing_left() -> None:
+    assert engine.managed(include_images=False) == []
+    from labkit.bench import hoststate
+
+    assert [h for h in hoststate.find() if h.kind != "scratch file" or "lk-" in h.name] == []
+
+
+def test_net_matrix_gives_median_ci_cv_and_ratio(store_dir: Path) -> None:
+    res = bench.run("net", cells=["loopback", "bridge", "ipvlan"], tests=["tcp-1", "latency"], reps=3,
+                    duration_s=1, store=str(store_dir))
+    s = res.summary()
+    tput = s[(s.metric == "throughput_bps")].set_index("cell")
+    for cell in ("loopback", "bridge"):
+        row = tput.loc[cell]
+        assert row["n"] == 3
+        assert row["ci_lo"] <= row["median"] <= row["ci_hi"]
+        assert row["median"] > 1e8 and math.isfinite(row["cv"])
+    assert tput.loc["bridge", "baseline_cell"] == "loopback"
+    assert 0 < tput.loc["bridge", "ratio"] < 5
+    lat = s[(s.metric == "lat_p99_us") & (s.cell == "bridge")].iloc[0]
+    assert lat["n"] == 3 and lat["median"] > 0
+    ipvlan = s[s.cell == "ipvlan"]
+    assert not ipvlan.empty  # never silently dropped
+    if (ipvlan["n"] == 0).all():
+        assert "ipvlan" in ipvlan["note"].iloc[0]
+    rows = res.rows()
+    assert set(rows.loc[rows.cell == "ipvlan", "status"]) <= {"ok", "unavailable"}
+    assert res.meta()["status"] == "complete"
+    _nothing_left()
+
+
+def test_storage_matrix_records_direct_io_and_ratios_to_s0(store_dir: Path) -> None:
+    res = bench.run("storage", cells=["hostfs", "volume", "tmpfs"], tests=["randread-4k-qd32", "randread-4k-qd1"],
+                    reps=2, duration_s=1, size="32M", store=str(store_dir))
+    rows = res.rows()
+    ok = rows[rows.status == "ok"]
+    assert set(ok.cell) == {"hostfs", "volume", "tmpfs"}
+    assert ok["direct"].notna().all()
+    s = res.summary()
+    iops = s[(s.metric == "iops") & (s.test == "randread-4k-qd32")].set_index("cell")
+    assert (iops["median"] > 100).all()
+    assert iops.loc["volume", "baseline_cell"] == "hostfs" and math.isfinite(iops.loc["volume", "ratio"])
+    assert not s[(s.metric == "lat_p999_us") & (s.cell == "tmpfs")].empty
+    _nothing_left()
+
+
+def test_unimpairable_cell_named_explicitly_is_refused(store_dir: Path) -> None:
+    with pytest.raises(Unavailable, match="host"):
+        bench.run("net", cells=["host"], tests=["tcp-1"], reps=2, duration_s=1, impair="rate=50%",
+                  impair_cells=["host"], store=str(store_dir))
+    _nothing_left()
+
+
+def test_injected_rate_limit_is_caught_and_aa_is_not(store_dir: Path) -> None:
+    kw = dict(cells=["bridge"], tests=["tcp-1"], reps=6, duration_s=1, store=str(store_dir))
+    a = bench.run("net", **kw)
+    b = bench.run("net", **kw)
+    c = bench.run("net", **kw, impair="rate=80%")
+    assert "tbf rate" in c.rows()["impairment"].dropna().iloc[0]
+    aa = compare(a.rows(), b.rows())
+    assert "regression" not in set(aa.verdict)
+    ac = compare(a.rows(), c.rows()).set_index("metric")
+    assert ac.loc["throughput_bps", "verdict"] == "regression"
+    _nothing_left()
+
+
+def _bench_proc(store: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "labkit.cli", "bench", "net", "--store", str(store), *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait_rows(store: Path, n: int, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        files = list((store / "runs").glob("*/rows.jsonl")) if (store / "runs").exists() else []
+        if files and sum(1 for f in files for _ in f.open()) >= n:
+            return
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.2)
+    raise AssertionError("benchmark produced no rows in time")
+
+
+def test_container_killed_mid_run_marks_cell_failed_and_run_goes_on(store_dir: Path) -> None:
+    proc = _bench_proc(store_dir, "--cells", "loopback,bridge", "--tests", "tcp-1", "--reps", "5", "--duration", "1")
+    _wait_rows(store_dir, 4, proc)
+    victims = engine.client().containers.list(filters={"name": "-bridge-srv", "label": f"{engine.MANAGED}=true"})
+    assert victims, "bridge server container not found"
+    victims[0].kill()
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    rows = bench.Store(store_dir).load()
+    bridge = rows[rows.cell == "bridge"]
+    assert "failed" in set(bridge.status)
+    assert bridge.loc[bridge.status == "failed", "error"].str.contains("gone|stopped|killed").all()
+    loop = rows[(rows.cell == "loopback") & (rows.metric == "throughput_bps")]
+    assert (loop.status == "ok").sum() == 5
+    _nothing_left()
+
+
+def test_sigkill_mid_run_keeps_earlier_runs_and_clean_removes_leftovers(store_dir: Path) -> None:
+    first = bench.run("net", cells=["loopback"], tests=["tcp-1"], reps=2, duration_s=1, store=str(store_dir))
+    n_first = len(first.rows())
+    proc = _bench_proc(store_dir, "--cells", "loopback,bridge", "--tests", "tcp-1", "--reps", "20",
+                       "--duration", "1")
+    _wait_rows(store_dir, n_first + 3, proc)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    st = bench.Store(store_dir)
+    runs = st.runs().set_index("run_id")
+    assert runs.loc[first.run_id, "status"] == "complete"
+    assert (runs["status"] == "incomplete").sum() == 1
+    assert len(st.load([first.run_id])) == n_first
+    assert len(st.load()) >= n_first + 3
+    # The killed process could not clean up: its containers are still there, found by label.
+    assert engine.managed(include_images=False)
+    done = subprocess.run([sys.executable, "-m", "labkit.cli", "clean", "--keep-images"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    _nothing_left()
+
+
+def test_report_is_offline_html(store_dir: Path, tmp_path: Path) -> None:
+    res = bench.run("net", cells=["loopback", "bridge"], tests=["tcp-1"], reps=2, duration_s=1, store=str(store_dir))
+    out = subprocess.run([sys.executable, "-m", "labkit.cli", "report", res.run_id, "--store", str(store_dir),
+                          "-o", str(tmp_path / "rep")], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    html = (tmp_path / "rep" / "report.html").read_text()
+    assert (tmp_path / "rep" / "plotly.min.js").is_file()
+    assert "cdn" not in html.lower() and 'src="http' not in html
+    assert "bridge" in html
+    s = stats.aggregate(res.rows())
+    assert json.loads(s.to_json(orient="records"))
