@@ -3,6 +3,9 @@
 Inputs are :func:`labkit.bench.stats.aggregate` output (``bars``, ``ratios``,
 ``latency_percentiles``, ``history``) or :func:`labkit.bench.compare.compare` output
 (``comparison``). Nothing here shows, prints or touches the network.
+
+>>> fig = bars(aggregate(rows), metric="throughput_bps")        # doctest: +SKIP
+>>> write_report("out/report.html", title="run 1", figures=[("Throughput", fig)])
 """
 
 from __future__ import annotations
@@ -11,130 +14,193 @@ import html
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 
+from labkit.bench.schema import METRICS
+
+#: Colour per verdict, in the order of labkit.bench.compare.VERDICTS.
 VERDICT_COLOURS = {"regression": "#d62728", "improvement": "#2ca02c", "equivalent": "#7f7f7f",
-                   "inconclusive": "#ff7f0e", "missing": "#c7c7c7"}
-NOTE = "All cells share one host's kernel and disk: overhead relative to this host, not production throughput."
+                   "inconclusive": "#ff7f0e", "missing": "#d9d9d9"}
+HOST_NOTE = "All cells share one host's kernel and disk: overhead relative to this host, not production throughput."
+PERCENTILES = (("lat_p50_us", "p50"), ("lat_p99_us", "p99"), ("lat_p999_us", "p99.9"))
+_NOTE_CHARS = 140
 
 
-def _unavailable(fig: go.Figure, summary: pd.DataFrame) -> go.Figure:
-    gone = summary[summary["n"] == 0].drop_duplicates("cell")
-    for i, row in enumerate(gone.itertuples()):
-        fig.add_annotation(text=f"{row.cell}: unavailable: {str(row.note)[:120]}", xref="paper", yref="paper",
-                           x=0, y=-0.18 - 0.06 * i, showarrow=False, xanchor="left", font={"size": 11})
-    if len(gone):
-        fig.update_layout(margin={"b": 80 + 25 * len(gone)})
+def _whiskers(mid: pd.Series, lo: pd.Series, hi: pd.Series) -> dict[str, object]:
+    """Asymmetric error bars from a CI (plotly wants distances, not bounds)."""
+    return {"type": "data", "symmetric": False, "array": (hi - mid).to_numpy(dtype=float),
+            "arrayminus": (mid - lo).to_numpy(dtype=float)}
+
+
+def _measured(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return summary[(summary["metric"] == metric) & (summary["n"] > 0)]
+
+
+def _unit(summary: pd.DataFrame, metric: str) -> str:
+    units = summary.loc[summary["metric"] == metric, "unit"].dropna()
+    return str(units.iloc[0]) if len(units) else METRICS.get(metric, ("",))[0]
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _NOTE_CHARS else text[: _NOTE_CHARS - 1] + "…"
+
+
+def _unavailable(fig: go.Figure, summary: pd.DataFrame, metrics: Sequence[str]) -> go.Figure:
+    """Annotate, under the plot, every cell that has no values for ``metrics`` and why."""
+    metric = summary["metric"].fillna("")
+    gone = summary[(summary["n"] == 0) & metric.isin([*metrics, ""])]
+    why: dict[tuple[str, str], list[str]] = {}
+    for row in gone.itertuples(index=False):
+        note = row.note if isinstance(row.note, str) and row.note else "no values"
+        tests = why.setdefault((str(row.cell), note), [])
+        if str(row.test) not in tests:
+            tests.append(str(row.test))
+    for i, ((cell, note), tests) in enumerate(why.items()):
+        fig.add_annotation(text=f"{cell} ({', '.join(tests)}): unavailable: {_short(note)}", hovertext=note,
+                           xref="paper", yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left",
+                           yanchor="top", font={"size": 11, "color": "#555"})
+    if why:
+        fig.update_layout(margin={"b": 90 + 28 * len(why)})
     return fig
 
 
 def bars(summary: pd.DataFrame, *, metric: str, title: str | None = None) -> go.Figure:
-    """Median per cell with asymmetric CI whiskers, one colour per test."""
-    data = summary[summary["metric"] == metric]
+    """Median per cell with asymmetric CI whiskers, one colour per test; unavailable cells annotated."""
+    data = _measured(summary, metric)
     fig = go.Figure()
     for test, g in data.groupby("test", sort=False):
-        fig.add_bar(name=str(test), x=g["cell"], y=g["median"],
-                    error_y={"type": "data", "symmetric": False, "array": g["ci_hi"] - g["median"],
-                             "arrayminus": g["median"] - g["ci_lo"]},
-                    customdata=g[["n", "q1", "q3", "cv"]].to_numpy(),
-                    hovertemplate="%{x}<br>median %{y:.4g}<br>n=%{customdata[0]}, IQR %{customdata[1]:.4g}–"
-                    "%{customdata[2]:.4g}, CV %{customdata[3]:.1%}<extra>" + str(test) + "</extra>")
-    unit = data["unit"].dropna().iloc[0] if data["unit"].notna().any() else ""
+        custom = np.column_stack([g["n"], g["q3"] - g["q1"], g["q1"], g["q3"], g["cv"]])
+        fig.add_bar(name=str(test), x=g["cell"], y=g["median"], error_y=_whiskers(g["median"], g["ci_lo"], g["ci_hi"]),
+                    customdata=custom,
+                    hovertemplate="%{x}: median %{y:.4g}<br>n = %{customdata[0]}<br>IQR %{customdata[1]:.4g} "
+                    "(%{customdata[2]:.4g} – %{customdata[3]:.4g})<br>CV %{customdata[4]:.1%}"
+                    f"<extra>{html.escape(str(test))}</extra>")
     fig.update_layout(title=title or f"{metric}: median and 95 % CI per cell", barmode="group",
-                      yaxis_title=f"{metric} ({unit})", xaxis_title="cell", legend_title="test")
-    return _unavailable(fig, summary)
+                      yaxis_title=f"{metric} ({_unit(summary, metric)})", xaxis_title="cell", legend_title="test")
+    fig.update_xaxes(categoryorder="array", categoryarray=list(dict.fromkeys(data["cell"])))
+    return _unavailable(fig, summary, [metric])
 
 
 def ratios(summary: pd.DataFrame, *, metric: str, title: str | None = None) -> go.Figure:
-    """Each cell relative to its baseline, with CI whiskers and a dashed line at 1."""
-    data = summary[(summary["metric"] == metric) & summary["ratio"].notna()]
+    """Each cell's median relative to its baseline's, with CI whiskers and a dashed line at 1."""
+    data = summary[(summary["metric"] == metric) & np.isfinite(summary["ratio"].astype(float))]
     fig = go.Figure()
     for test, g in data.groupby("test", sort=False):
-        fig.add_bar(name=str(test), x=g["cell"], y=g["ratio"],
-                    error_y={"type": "data", "symmetric": False, "array": g["ratio_ci_hi"] - g["ratio"],
-                             "arrayminus": g["ratio"] - g["ratio_ci_lo"]},
-                    customdata=g[["baseline_cell"]].to_numpy(),
-                    hovertemplate="%{x} / %{customdata[0]}: %{y:.3f}<extra>" + str(test) + "</extra>")
+        fig.add_bar(name=str(test), x=g["cell"], y=g["ratio"], error_y=_whiskers(g["ratio"], g["ratio_ci_lo"],
+                                                                                   g["ratio_ci_hi"]),
+                    customdata=np.column_stack([g["baseline_cell"].fillna(g["cell"]), g["ratio_ci_lo"],
+                                                g["ratio_ci_hi"]]),
+                    hovertemplate="%{x} / %{customdata[0]} (baseline): %{y:.3f}<br>CI %{customdata[1]:.3f} – "
+                    f"%{{customdata[2]:.3f}}<extra>{html.escape(str(test))}</extra>")
     fig.add_hline(y=1.0, line_dash="dash", line_color="black")
-    fig.update_layout(title=title or f"{metric}: ratio to baseline (1 = as fast as the baseline)", barmode="group",
-                      yaxis_title="ratio to baseline", xaxis_title="cell", legend_title="test")
-    fig.add_annotation(text=NOTE, xref="paper", yref="paper", x=0, y=1.08, showarrow=False, xanchor="left",
-                       font={"size": 10})
-    return fig
+    fig.update_layout(title={"text": title or f"{metric}: ratio to baseline (1 = same as the baseline)",
+                             "subtitle": {"text": HOST_NOTE}},
+                      barmode="group", yaxis_title="ratio to baseline", xaxis_title="cell", legend_title="test")
+    fig.update_xaxes(categoryorder="array", categoryarray=list(dict.fromkeys(data["cell"])))
+    return _unavailable(fig, summary, [metric])
 
 
 def latency_percentiles(summary: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """p50 / p99 / p99.9 per cell (median across runs of each run's percentile), log scale."""
+    """p50 / p99 / p99.9 per cell (each run's percentile, median across runs), log scale."""
+    metrics = [m for m, _ in PERCENTILES]
+    tests = summary.loc[summary["metric"].isin(metrics) & (summary["n"] > 0), "test"].unique()
     fig = go.Figure()
-    for metric, label in (("lat_p50_us", "p50"), ("lat_p99_us", "p99"), ("lat_p999_us", "p99.9")):
-        g = summary[summary["metric"] == metric]
+    for metric, label in PERCENTILES:
+        g = _measured(summary, metric)
         if g.empty:
             continue
-        fig.add_bar(name=label, x=g["cell"] + " · " + g["test"], y=g["median"],
-                    error_y={"type": "data", "symmetric": False, "array": g["ci_hi"] - g["median"],
-                             "arrayminus": g["median"] - g["ci_lo"]})
-    fig.update_layout(title=title or "Latency percentiles (µs): per-run percentile, median across runs",
-                      barmode="group", yaxis_type="log", yaxis_title="µs", xaxis_title="cell · test")
-    return fig
+        x = g["cell"] if len(tests) <= 1 else g["cell"] + " · " + g["test"]
+        fig.add_bar(name=label, x=x, y=g["median"], error_y=_whiskers(g["median"], g["ci_lo"], g["ci_hi"]),
+                    customdata=g[["n"]].to_numpy(),
+                    hovertemplate=f"%{{x}}: {label} %{{y:.4g}} µs (n = %{{customdata[0]}})<extra></extra>")
+    fig.update_layout(title=title or "Latency percentiles: each run's percentile, median across runs",
+                      barmode="group", yaxis_type="log", yaxis_title=f"latency ({_unit(summary, 'lat_p99_us')})",
+                      xaxis_title="cell" if len(tests) <= 1 else "cell · test", legend_title="percentile")
+    return _unavailable(fig, summary, metrics)
 
 
 def history(summaries: pd.DataFrame, *, cell: str, test: str, metric: str) -> go.Figure:
-    """A cell's median over runs with its CI as a band (input: aggregate() per run + run_id, ts_start_utc)."""
-    g = summaries[(summaries["cell"] == cell) & (summaries["test"] == test) & (summaries["metric"] == metric)]
-    g = g.sort_values("ts_start_utc")
+    """A cell's median over runs with its CI as a band.
+
+    Input: aggregate() output of several runs concatenated, plus ``run_id`` and ``ts_start_utc``.
+    """
+    pick = (summaries["cell"] == cell) & (summaries["test"] == test) & (summaries["metric"] == metric)
+    g = summaries[pick].assign(ts=lambda d: pd.to_datetime(d["ts_start_utc"], utc=True, errors="coerce"))
+    g = g[g["n"] > 0].sort_values("ts", kind="stable")
     fig = go.Figure([
-        go.Scatter(x=g["ts_start_utc"], y=g["ci_hi"], mode="lines", line={"width": 0}, showlegend=False),
-        go.Scatter(x=g["ts_start_utc"], y=g["ci_lo"], mode="lines", line={"width": 0}, fill="tonexty",
+        go.Scatter(x=g["ts"], y=g["ci_hi"], mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False),
+        go.Scatter(x=g["ts"], y=g["ci_lo"], mode="lines", line={"width": 0}, fill="tonexty", hoverinfo="skip",
                    fillcolor="rgba(31,119,180,0.2)", name="95 % CI"),
-        go.Scatter(x=g["ts_start_utc"], y=g["median"], mode="lines+markers", name="median",
-                   customdata=g[["run_id"]].to_numpy(), hovertemplate="%{customdata[0]}: %{y:.4g}<extra></extra>"),
+        go.Scatter(x=g["ts"], y=g["median"], mode="lines+markers", name="median", line={"color": "#1f77b4"},
+                   customdata=g[["run_id", "n"]].to_numpy(),
+                   hovertemplate="%{customdata[0]}: %{y:.4g} (n = %{customdata[1]})<extra></extra>"),
     ])
     fig.update_layout(title=f"{cell} · {test} · {metric} over runs", xaxis_title="run start (UTC)",
-                      yaxis_title=metric)
+                      yaxis_title=f"{metric} ({_unit(summaries, metric)})")
     return fig
 
 
+def _labels(result: pd.DataFrame) -> pd.Series:
+    metric = result["metric"].fillna("")
+    return result["cell"] + " · " + result["test"] + np.where(metric != "", " · " + metric, "")
+
+
 def comparison(result: pd.DataFrame, *, title: str | None = None) -> go.Figure:
-    """Candidate/baseline ratio per cell with CI whiskers, coloured by verdict, ±threshold band."""
-    data = result[result["ratio"].notna()]
-    labels = data["cell"] + " · " + data["test"] + " · " + data["metric"]
+    """Candidate/baseline ratio per cell · test · metric with CI whiskers, coloured by verdict.
+
+    The grey box around each point is its ±threshold band; series without a ratio
+    (missing) sit at 1 as open markers with the reason in the hover.
+    """
+    data = result.reset_index(drop=True)
+    labels = _labels(data)
+    finite = np.isfinite(data["ratio"].astype(float))
+    y = data["ratio"].where(finite, 1.0)
     fig = go.Figure()
-    for verdict, g in data.groupby("verdict", sort=False):
-        lab = labels[g.index]
-        fig.add_scatter(x=lab, y=g["ratio"], mode="markers", name=str(verdict),
-                        marker={"color": VERDICT_COLOURS.get(str(verdict), "#000"), "size": 12},
-                        error_y={"type": "data", "symmetric": False, "array": g["ratio_ci_hi"] - g["ratio"],
-                                 "arrayminus": g["ratio"] - g["ratio_ci_lo"]})
-    if len(data):
-        thr = float(data["threshold"].max())
-        fig.add_hrect(y0=1 - thr, y1=1 + thr, fillcolor="lightgrey", opacity=0.3, line_width=0)
+    for verdict in [*VERDICT_COLOURS, *sorted(set(data["verdict"]) - set(VERDICT_COLOURS))]:
+        g = data[data["verdict"] == verdict]
+        if g.empty:
+            continue
+        custom = np.column_stack([g["n_a"], g["n_b"], g["median_a"], g["median_b"], g["p_worse_holm"],
+                                  [f"{r:.3f}" for r in g["ratio"].astype(float)], g["note"].fillna("")])
+        fig.add_scatter(x=labels[g.index], y=y[g.index], mode="markers", name=verdict,
+                        marker={"color": VERDICT_COLOURS.get(verdict, "#000"), "size": 12,
+                                "symbol": np.where(finite[g.index], "circle", "circle-open")},
+                        error_y=_whiskers(g["ratio"], g["ratio_ci_lo"], g["ratio_ci_hi"]), customdata=custom,
+                        hovertemplate="%{x}<br>B/A %{customdata[5]}<br>n %{customdata[0]} / %{customdata[1]}<br>"
+                        "median %{customdata[2]:.4g} → %{customdata[3]:.4g}<br>Holm p(worse) %{customdata[4]:.3g}"
+                        f"<br>%{{customdata[6]}}<extra>{verdict}</extra>")
+    for i, thr in enumerate(data["threshold"].astype(float)):
+        if np.isfinite(thr):
+            fig.add_shape(type="rect", xref="x", yref="y", x0=i - 0.4, x1=i + 0.4, y0=1 - thr, y1=1 + thr,
+                          fillcolor="lightgrey", opacity=0.35, line_width=0, layer="below")
     fig.add_hline(y=1.0, line_dash="dash", line_color="black")
     fig.update_layout(title=title or "Candidate / baseline per cell (95 % CI), coloured by verdict",
-                      yaxis_title="ratio candidate / baseline", xaxis_title="cell · test · metric")
+                      yaxis_title="ratio candidate / baseline", xaxis_title="cell · test · metric",
+                      legend_title="verdict")
+    fig.update_xaxes(categoryorder="array", categoryarray=list(labels))
     return fig
 
 
 def write_report(path: str | Path, *, title: str, figures: Sequence[tuple[str, go.Figure]],
                  tables: Sequence[tuple[str, pd.DataFrame]] = (), notes: Sequence[str] = ()) -> Path:
-    """One HTML file that opens offline: plotly.min.js is written beside it, no CDN."""
-    from plotly.offline import get_plotlyjs
-
+    """Write one HTML report that opens offline; ``plotly.min.js`` goes beside it (no CDN)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    (path.parent / "plotly.min.js").write_text(get_plotlyjs())
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<script src='plotly.min.js'></script>",
-             "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;font-size:12px}"
-             "td,th{border:1px solid #ccc;padding:2px 6px}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>"]
-    parts += [f"<p>{html.escape(n)}</p>" for n in notes]
+    (path.parent / "plotly.min.js").write_text(get_plotlyjs(), encoding="utf-8")
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{html.escape(title)}</title>",
+             "<script src=\"plotly.min.js\" charset=\"utf-8\"></script>",
+             "<style>body{font-family:sans-serif;margin:2em;max-width:1400px}"
+             "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px}</style>",
+             "</head><body>", f"<h1>{html.escape(title)}</h1>"]
+    parts += [f"<p>{html.escape(note)}</p>" for note in notes]
     for heading, fig in figures:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(fig.to_html(full_html=False, include_plotlyjs=False))
+        parts += [f"<h2>{html.escape(heading)}</h2>", fig.to_html(full_html=False, include_plotlyjs=False)]
     for heading, table in tables:
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        parts.append(table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}"))
+        parts += [f"<h2>{html.escape(heading)}</h2>",
+                  table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.4g}")]
     parts.append("</body></html>")
-    path.write_text("\n".join(parts))
+    path.write_text("\n".join(parts), encoding="utf-8")
     return path

@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from labkit.bench.runner import BenchRun, Plan, catalog, plan, run
+from labkit.bench.runner import BenchRun, Plan, catalog, plan, run, run_ab
 from labkit.bench.store import Store
 
-__all__ = ["run", "plan", "catalog", "BenchRun", "Plan", "Store"]
+__all__ = ["run", "run_ab", "plan", "catalog", "BenchRun", "Plan", "Store"]

@@ -35,7 +35,7 @@ class Measurement:
 
 
 class CellSession(Protocol):
-    def measure(self, test: Any, *, timeout: float) -> Measurement: ...
+    def measure(self, test: Any, *, timeout: float, quiet: bool = False) -> Measurement: ...
 
     def alive(self) -> str | None:
         """None while usable; otherwise why not (e.g. a container was killed)."""

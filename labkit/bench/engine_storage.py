@@ -90,12 +90,12 @@ class FioPlace:
     refuse_impairment: str = ""
     notes: dict[str, Any] = field(default_factory=dict)
 
-    def run_fio(self, argv: list[str], *, timeout: float) -> str:
+    def run_fio(self, argv: list[str], *, timeout: float, quiet: bool = False) -> str:
         if self.box is None:
-            res = default_runner().run(argv, timeout=timeout, check=False)
+            res = default_runner().run(argv, timeout=timeout, check=False, quiet=quiet)
             out, ok, err = res.stdout, res.ok, res.stderr
         else:
-            r = engine.exec_in(self.box, argv, timeout=timeout)
+            r = engine.exec_in(self.box, argv, timeout=timeout, quiet=quiet)
             out, ok, err = r.stdout, r.ok, r.stderr
         if not ok:
             raise storage.ParseError(f"fio failed: {(err or out).strip()[-400:]}")
@@ -114,8 +114,8 @@ class FioPlace:
             return f"container {self.box.name} is gone or stopped (killed?)"
         return None
 
-    def measure(self, job: storage.FioJob, *, timeout: float) -> Measurement:
-        out = self.run_fio(storage.fio_argv(job, self.directory, direct=self.direct), timeout=timeout)
+    def measure(self, job: storage.FioJob, *, timeout: float, quiet: bool = False) -> Measurement:
+        out = self.run_fio(storage.fio_argv(job, self.directory, direct=self.direct), timeout=timeout, quiet=quiet)
         return Measurement(storage.parse_fio(out, job), storage.fio_version(out), job.scenario(direct=self.direct))
 
     def impair(self, spec: impair.Impairment, *, calibrate: Any = None) -> str:

@@ -31,7 +31,7 @@ ALL_FIO = ("randread-4k-qd32", "randwrite-4k-qd32", "read-1m-qd16", "write-1m-qd
            "randread-4k-qd1", "fsync-write-4k")
 
 PROFILES: dict[str, Profile] = {
-    "quick": Profile("quick", reps=6, net_tests=("tcp-1", "tcp-N", "latency"), net_duration_s=2, net_omit_s=0,
+    "quick": Profile("quick", reps=6, net_tests=("tcp-1", "tcp-N", "latency"), net_duration_s=2, net_omit_s=1,
                      streams=_streams(), fio_jobs=ALL_FIO, fio_size="64M", fio_runtime_s=1.5, fio_ramp_s=0.5,
                      fio_numjobs=1),
     "full": Profile("full", reps=10, net_tests=("tcp-1", "tcp-N", "udp", "latency"), net_duration_s=10,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labkit.bench.schema import SCHEMA_VERSION
+from labkit.bench.schema import GATED_METRICS, SCHEMA_VERSION
 from labkit.bench.store import Store
 
 if TYPE_CHECKING:
@@ -46,8 +46,12 @@ def load_ref(store: Store, ref: str) -> tuple[dict[str, Any], pd.DataFrame]:
 
 
 def compare_runs(store: Store, baseline: str, candidate: str, *, cells: Sequence[str] | None = None,
-                 tests: Sequence[str] | None = None, **thresholds: Any) -> tuple[pd.DataFrame, list[str]]:
-    """Verdict per cell between two runs (optionally only some cells/tests), plus comparability warnings."""
+                 tests: Sequence[str] | None = None, metrics: Collection[str] = GATED_METRICS,
+                 **thresholds: Any) -> tuple[pd.DataFrame, list[str]]:
+    """Verdict per cell between two runs, plus comparability warnings.
+
+    Only ``metrics`` are judged (default: the headline metrics; diagnostics such as
+    retransmits are too noisy to gate on), optionally only some cells and tests."""
     from labkit.bench.compare import compare
 
     (a_meta, a_rows), (b_meta, b_rows) = load_ref(store, baseline), load_ref(store, candidate)
@@ -55,6 +59,7 @@ def compare_runs(store: Store, baseline: str, candidate: str, *, cells: Sequence
 
     def pick(rows: pd.DataFrame) -> pd.DataFrame:
         keep = rows["cell"].isin(cells) if cells else rows["cell"].notna()
+        keep &= rows["metric"].isin(metrics) | ~rows["metric"].fillna("").astype(bool)
         if tests:
             keep &= rows["test"].isin(tests)
         return rows[keep]

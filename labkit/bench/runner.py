@@ -177,34 +177,93 @@ def run(
     timeout: float | None = None,
 ) -> BenchRun:
     """Plan, then measure every cell × test × repetition; returns the stored run."""
+    p = plan(suite, target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
+             size=size, impair=impair, impair_cells=impair_cells)
+    return _execute([p], store=store, notebook=notebook, timeout=timeout, size=size)[0]
+
+
+def run_ab(
+    suite: str,
+    *,
+    target: str = "engine",
+    cells: Sequence[str] | None = None,
+    tests: Sequence[str] | None = None,
+    profile: str = "quick",
+    reps: int | None = None,
+    duration_s: float | None = None,
+    size: str | None = None,
+    impair: str | None = None,
+    impair_cells: Sequence[str] | None = None,
+    store: Store | str | None = None,
+    notebook: str | None = None,
+    timeout: float | None = None,
+) -> tuple[BenchRun, BenchRun]:
+    """Measure a baseline (A) and a candidate (B, with ``impair`` if given) interleaved A B A B …
+
+    Each arm has its own workloads; repetition by repetition the arms alternate, so slow
+    drift of the host falls on both equally. Two runs are stored (A and B), each naming
+    the other in its meta; compare them with :func:`labkit.bench.compare.compare`.
+    """
+    common = dict(target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
+                  size=size)
+    a = plan(suite, **common)
+    b = plan(suite, **common, impair=impair, impair_cells=impair_cells)
+    ra, rb = _execute([a, b], store=store, notebook=notebook, timeout=timeout, size=size)
+    return ra, rb
+
+
+@dataclass
+class _Arm:
+    plan: Plan
+    writer: Any
+    common: dict[str, Any]
+    scope: engine.Scope
+    sessions: dict[str, Any]
+    unavailable: dict[str, str]
+    impaired: dict[str, str]
+
+
+def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | None, timeout: float | None,
+             size: str | None) -> list[BenchRun]:
+    from contextlib import ExitStack
+
     from labkit import images
     from labkit.bench import host
 
-    p = plan(suite, target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
-             size=size, impair=impair, impair_cells=impair_cells)
+    first = plans[0]
     st = store if isinstance(store, Store) else Store(store or results_dir())
     image = images.ensure_tools()
     info = engine.info()
     sha, dirty = _git()
-    params = {"suite": suite, "target": target, "cells": [c.name for c in p.cells], "tests": [t.name for t in p.tests],
-              "profile": profile, "reps": p.reps, "duration_s": duration_s, "size": size, "impair": impair,
-              "impair_cells": p.impair_cells}
-    run_id = new_run_id()
     hostfacts = host.facts(docker_version=str(info.get("ServerVersion")),
                            cgroup_version=str(info.get("CgroupVersion", "")), scratch=_scratch())
-    common = {"run_id": run_id, "session_id": None, "git_sha": sha, "git_dirty": dirty, "lab_version": __version__,
-              "notebook": notebook, "params_hash": _params_hash(params), "profile": profile, "target": target,
-              **hostfacts}
-    meta = {"run_id": run_id, "suite": suite, "target": target, "profile": profile, "params": params,
-            "notebook": notebook, "host": hostfacts, "host_class": hostfacts["host_class"], "git_sha": sha,
-            "impairment": impair, "image": image}
-    log(f"run {run_id}: {p.describe()}")
-    with st.new_run(meta) as writer, engine.Scope() as scope:
-        common["session_id"] = scope.session
-        writer.update_meta(session_id=scope.session)
-        _measure(p, scope, writer, common, image, timeout)
-    log(f"✓ run {run_id} stored in {st.root} ({writer.n_rows} rows)")
-    return BenchRun(run_id, st)
+    run_ids = [new_run_id() for _ in plans]
+    arms: list[_Arm] = []
+    with ExitStack() as stack:
+        for i, p in enumerate(plans):
+            params = {"suite": p.suite, "target": p.target, "cells": [c.name for c in p.cells],
+                      "tests": [t.name for t in p.tests], "profile": p.profile.name, "reps": p.reps,
+                      "duration_s": p.tests[0].duration_s if p.suite == "net" else p.tests[0].runtime_s,
+                      "size": size, "impair": p.impairment.spec if p.impairment else None,
+                      "impair_cells": p.impair_cells}
+            pair = [r for r in run_ids if r != run_ids[i]]
+            meta = {"run_id": run_ids[i], "suite": p.suite, "target": p.target, "profile": p.profile.name,
+                    "params": params, "notebook": notebook, "host": hostfacts, "host_class": hostfacts["host_class"],
+                    "git_sha": sha, "impairment": params["impair"], "image": image,
+                    "interleaved_with": pair[0] if pair else None, "arm": "AB"[i] if len(plans) > 1 else None}
+            log(f"run {run_ids[i]}: {p.describe()}")
+            writer = stack.enter_context(st.new_run(meta))
+            scope = stack.enter_context(engine.Scope())
+            writer.update_meta(session_id=scope.session)
+            common = {"run_id": run_ids[i], "session_id": scope.session, "git_sha": sha, "git_dirty": dirty,
+                      "lab_version": __version__, "notebook": notebook, "params_hash": _params_hash(params),
+                      "profile": p.profile.name, "target": p.target, **hostfacts}
+            sessions, unavailable, impaired = _open(p, scope, image)
+            arms.append(_Arm(p, writer, common, scope, sessions, unavailable, impaired))
+        _measure(arms, timeout)
+    for arm in arms:
+        log(f"✓ run {arm.common['run_id']} stored in {st.root} ({arm.writer.n_rows} rows)")
+    return [BenchRun(r, st) for r in run_ids]
 
 
 def _scratch() -> str:
@@ -262,46 +321,70 @@ def _open(p: Plan, scope: engine.Scope, image: str) -> tuple[dict[str, Any], dic
 
 def _calibrator(session: Any, p: Plan) -> Any:
     def calibrate() -> float:
-        test = net.net_tests(["tcp-1"], duration_s=p.profile.net_duration_s, omit_s=0, streams=1)[0]
-        values = [session.measure(test, timeout=test.duration_s * 3 + 30).metrics["throughput_bps"] for _ in range(3)]
+        test = next((t for t in p.tests if getattr(t, "name", "") == "tcp-1"), None) or net.net_tests(
+            ["tcp-1"], duration_s=p.profile.net_duration_s, omit_s=p.profile.net_omit_s, streams=1)[0]
+        values = [session.measure(test, timeout=_budget(test, None), quiet=True).metrics["throughput_bps"]
+                  for _ in range(5)]
         return float(statistics.median(values))
     return calibrate
 
 
-def _measure(p: Plan, scope: engine.Scope, writer: Any, common: dict[str, Any], image: str,
-             timeout: float | None) -> None:
-    sessions, unavailable, impaired = _open(p, scope, image)
+def _measure(arms: list[_Arm], timeout: float | None) -> None:
     t0 = utcnow()
-    for cell in p.cells:
-        if cell.name in unavailable:
-            writer.append([r for t in p.tests for r in _rows(
-                cell, t, common, block=0, t0=t0, scenario=_scenario(t), metrics=None, tool_version=None,
-                status="unavailable", error=unavailable[cell.name], impairment="")])
-    live = [c for c in p.cells if c.name in sessions]
-    dead: dict[str, str] = {}
-    for block in range(p.reps):
+    for arm in arms:
+        for cell in arm.plan.cells:
+            if cell.name in arm.unavailable:
+                arm.writer.append([r for t in arm.plan.tests for r in _rows(
+                    cell, t, arm.common, block=0, t0=t0, scenario=_scenario(t), metrics=None, tool_version=None,
+                    status="unavailable", error=arm.unavailable[cell.name], impairment="")])
+    _warm_up(arms, timeout)
+    live = [c for c in arms[0].plan.cells if any(c.name in a.sessions for a in arms)]
+    dead: dict[tuple[int, str], str] = {}
+    reps = arms[0].plan.reps
+    for block in range(reps):
         k = block % max(1, len(live))
         for cell in live[k:] + live[:k]:
-            session = sessions[cell.name]
-            dead_reason = dead.get(cell.name) or session.alive()
-            if dead_reason:
-                dead[cell.name] = dead_reason
-            for test in p.tests:
-                writer.append(_one(cell, test, session, common, block, dead.get(cell.name),
-                                   impaired.get(cell.name, ""), timeout))
-        log(f"  repetition {block + 1}/{p.reps} done")
+            order = arms[block % len(arms):] + arms[:block % len(arms)]  # A B, then B A, …
+            for arm in order:
+                session = arm.sessions.get(cell.name)
+                if session is None:
+                    continue
+                key = (arms.index(arm), cell.name)
+                dead_reason = dead.get(key) or session.alive()
+                if dead_reason:
+                    dead[key] = dead_reason
+                for test in arm.plan.tests:
+                    arm.writer.append(_one(cell, test, session, arm.common, block, dead.get(key),
+                                           arm.impaired.get(cell.name, ""), timeout, quiet=block > 0))
+        log(f"  repetition {block + 1}/{reps} done")
+
+
+def _warm_up(arms: list[_Arm], timeout: float | None) -> None:
+    """One unrecorded measurement per cell and test: caches, ARP and TCP state settle first."""
+    for arm in arms:
+        for name, session in arm.sessions.items():
+            for test in arm.plan.tests:
+                try:
+                    session.measure(test, timeout=_budget(test, timeout), quiet=True)
+                except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured repetitions
+                    log(f"! warm-up of {name}/{test.name} failed: {getattr(exc, 'message', exc)}")
+
+
+def _budget(test: Any, timeout: float | None) -> float:
+    seconds = test.duration_s if isinstance(test, net.NetTest) else test.runtime_s + test.ramp_s
+    return timeout or seconds * 3 + 30
 
 
 def _one(cell: Cell, test: Any, session: Any, common: dict[str, Any], block: int, dead: str | None,
-         impairment: str, timeout: float | None) -> list[dict[str, Any]]:
+         impairment: str, timeout: float | None, *, quiet: bool = False) -> list[dict[str, Any]]:
     t0 = utcnow()
-    budget = timeout or (test.duration_s if isinstance(test, net.NetTest) else test.runtime_s + test.ramp_s) * 3 + 30
+    budget = _budget(test, timeout)
     scenario = _scenario(test)
     if dead:
         return _rows(cell, test, common, block=block, t0=t0, scenario=scenario, metrics=None, tool_version=None,
                      status="failed", error=dead, impairment=impairment)
     try:
-        m = session.measure(test, timeout=budget)
+        m = session.measure(test, timeout=budget, quiet=quiet)
     except DockerUnavailable:
         raise
     except (LabkitError, OSError, KeyError, ValueError) as exc:
@@ -319,4 +402,4 @@ def _one(cell: Cell, test: Any, session: Any, common: dict[str, Any], block: int
                  tool_version=m.tool_version, status="ok", error=None, impairment=impairment)
 
 
-__all__ = ["run", "plan", "catalog", "BenchRun", "Plan", "SUITES", "TARGETS"]
+__all__ = ["run", "run_ab", "plan", "catalog", "BenchRun", "Plan", "SUITES", "TARGETS"]
