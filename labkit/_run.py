@@ -33,6 +33,11 @@ class Result:
     def ok(self) -> bool:
         return self.returncode == 0
 
+    @property
+    def timed_out(self) -> bool:
+        """Killed by coreutils ``timeout`` (exit 124, or 137 after ``--kill-after``)."""
+        return self.returncode in (124, 137)
+
 
 @dataclass(frozen=True)
 class Cmd:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from labkit._run import Result
 from labkit.errors import DockerUnavailable, ImageMissing, LabkitError
 from labkit.log import log
 
@@ -118,22 +119,8 @@ def require_image(ref: str, *, fix: str) -> None:
         raise ImageMissing(f"image {ref} is not present locally", fix=fix)
 
 
-@dataclass(frozen=True)
-class ExecResult:
-    """What a command run inside a container gave back."""
-
-    argv: tuple[str, ...]
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    @property
-    def timed_out(self) -> bool:
-        return self.returncode in (124, 137)
+#: What a command run inside a container gave back (same shape as a subprocess result).
+ExecResult = Result
 
 
 def exec_in(container: Container, argv: Sequence[str], *, timeout: float, quiet: bool = False) -> ExecResult:

@@ -27,6 +27,13 @@ class Cell:
     config: dict[str, Any] = field(default_factory=dict)
 
 
+def engine_cell(suite: str, name: str, description: str, baseline: str | None, level: str | None,
+                path: str) -> Cell:
+    """A cell of the Docker engine target (everything on one host, component ``docker-<name>``)."""
+    return Cell(suite, name, description, baseline, level, placement="same-host", path=path,
+                component=f"docker-{name}")
+
+
 @dataclass
 class Measurement:
     metrics: dict[str, float]

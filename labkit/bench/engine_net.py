@@ -26,7 +26,7 @@ from typing import Any
 
 from labkit import engine
 from labkit.bench import hoststate, impair, net
-from labkit.bench.cells import Cell, Measurement
+from labkit.bench.cells import Cell, Measurement, engine_cell
 from labkit.errors import Unavailable
 from labkit.log import log
 
@@ -34,8 +34,7 @@ SUITE = "net"
 
 
 def _cell(name: str, description: str, baseline: str | None, level: str | None, path: str) -> Cell:
-    return Cell(SUITE, name, description, baseline, level, placement="same-host", path=path,
-                component=f"docker-{name}")
+    return engine_cell(SUITE, name, description, baseline, level, path)
 
 
 CELLS: dict[str, Cell] = {

@@ -28,7 +28,7 @@ from typing import Any
 from labkit import engine
 from labkit._run import default_runner
 from labkit.bench import impair, storage
-from labkit.bench.cells import Cell, Measurement
+from labkit.bench.cells import Cell, Measurement, engine_cell
 from labkit.errors import CommandError, Unavailable
 from labkit.log import log
 from labkit.paths import scratch_dir
@@ -38,8 +38,7 @@ MOUNT = "/bench"
 
 
 def _cell(name: str, description: str, baseline: str | None, level: str | None, path: str) -> Cell:
-    return Cell(SUITE, name, description, baseline, level, placement="same-host", path=path,
-                component=f"docker-{name}")
+    return engine_cell(SUITE, name, description, baseline, level, path)
 
 
 CELLS: dict[str, Cell] = {

@@ -185,30 +185,23 @@ def run(
 def run_ab(
     suite: str,
     *,
-    target: str = "engine",
-    cells: Sequence[str] | None = None,
-    tests: Sequence[str] | None = None,
-    profile: str = "quick",
-    reps: int | None = None,
-    duration_s: float | None = None,
-    size: str | None = None,
     impair: str | None = None,
     impair_cells: Sequence[str] | None = None,
     store: Store | str | None = None,
     notebook: str | None = None,
     timeout: float | None = None,
+    **request: Any,
 ) -> tuple[BenchRun, BenchRun]:
     """Measure a baseline (A) and a candidate (B, with ``impair`` if given) interleaved A B A B …
 
-    Each arm has its own workloads; repetition by repetition the arms alternate, so slow
-    drift of the host falls on both equally. Two runs are stored (A and B), each naming
-    the other in its meta; compare them with :func:`labkit.bench.compare.compare`.
+    ``request`` takes the matrix arguments of :func:`run` (target, cells, tests, profile,
+    reps, duration_s, size). Each arm has its own workloads; repetition by repetition the
+    arms alternate, so slow drift of the host falls on both equally. Two runs are stored,
+    each naming the other in its meta; compare them with :func:`labkit.bench.compare.compare`.
     """
-    common = dict(target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
-                  size=size)
-    a = plan(suite, **common)
-    b = plan(suite, **common, impair=impair, impair_cells=impair_cells)
-    ra, rb = _execute([a, b], store=store, notebook=notebook, timeout=timeout, size=size)
+    a = plan(suite, **request)
+    b = plan(suite, **request, impair=impair, impair_cells=impair_cells)
+    ra, rb = _execute([a, b], store=store, notebook=notebook, timeout=timeout, size=request.get("size"))
     return ra, rb
 
 

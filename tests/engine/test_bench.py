@@ -157,3 +157,29 @@ def test_report_is_offline_html(store_dir: Path, tmp_path: Path) -> None:
     assert "bridge" in html
     s = stats.aggregate(res.rows())
     assert json.loads(s.to_json(orient="records"))
+
+
+def test_ctrl_c_mid_run_removes_workloads_and_marks_the_run_interrupted(store_dir: Path) -> None:
+    proc = _bench_proc(store_dir, "--cells", "loopback,bridge", "--tests", "tcp-1", "--reps", "20", "--duration", "1")
+    _wait_rows(store_dir, 2, proc)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out
+    assert "labkit clean" in out
+    runs = bench.Store(store_dir).runs()
+    assert list(runs["status"]) == ["interrupted"]
+    _nothing_left()
+
+
+def test_comparing_runs_from_another_host_class_warns(store_dir: Path) -> None:
+    from labkit.bench import report
+
+    a = bench.run("net", cells=["loopback"], tests=["tcp-1"], reps=2, duration_s=1, store=str(store_dir))
+    b = bench.run("net", cells=["loopback"], tests=["tcp-1"], reps=2, duration_s=1, store=str(store_dir))
+    meta_path = store_dir / "runs" / b.run_id / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["host_class"], meta["schema_version"] = "64c-512g-other", 0
+    meta_path.write_text(json.dumps(meta))
+    result, warnings = report.compare_runs(bench.Store(store_dir), a.run_id, b.run_id)
+    assert any("host classes" in w for w in warnings) and any("schema version" in w for w in warnings)
+    assert not result.empty  # warned, still compared, never silently
