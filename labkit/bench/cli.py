@@ -34,8 +34,12 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
     b.add_argument("--reps", type=int, help="repetitions per cell (>= 2; default from the profile)")
     b.add_argument("--duration", type=float, help="seconds per measurement (default from the profile)")
     b.add_argument("--size", help="fio file size, e.g. 64M (storage)")
-    b.add_argument("--impair", help="inject a known impairment, e.g. rate=90%% or wbps=50mb (see docs)")
+    b.add_argument("--impair", help="inject a known impairment: rate=90%% or rate=5gbit (tc tbf on the client's egress, network); "
+                   "wbps=50mb, rbps=50mb, wiops=2000, riops=2000 (blkio throttle, storage)")
     b.add_argument("--impair-cells", help="cells to impair (default: every cell that can take it)")
+    b.add_argument("--ab", action="store_true",
+                   help="measure a baseline and a candidate (with --impair) interleaved A B A B, then compare them "
+                   "(exit 1 on a regression)")
     b.add_argument("--store", default=None, help=f"results directory (default: {results_dir()})")
     b.set_defaults(func=bench)
 
@@ -76,9 +80,16 @@ def bench(args: argparse.Namespace) -> int:
 
     if args.impair_cells and not args.impair:
         raise BadInput("--impair-cells", args.impair_cells, "only together with --impair")
-    res = runner.run(args.suite, target=args.target, cells=_csv(args.cells), tests=_csv(args.tests),
-                     profile=args.profile, reps=args.reps, duration_s=args.duration, size=args.size,
-                     impair=args.impair, impair_cells=_csv(args.impair_cells), store=_store(args))
+    request = dict(target=args.target, cells=_csv(args.cells), tests=_csv(args.tests), profile=args.profile,
+                   reps=args.reps, duration_s=args.duration, size=args.size)
+    if args.ab:
+        a, b = runner.run_ab(args.suite, **request, impair=args.impair, impair_cells=_csv(args.impair_cells),
+                             store=_store(args))
+        args.baseline, args.candidate, args.report = a.run_id, b.run_id, None
+        args.throughput_threshold, args.latency_threshold, args.alpha = 0.05, 0.10, 0.05
+        return compare(args)
+    res = runner.run(args.suite, **request, impair=args.impair, impair_cells=_csv(args.impair_cells),
+                     store=_store(args))
     summary = res.summary()
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
         print(summary[[c for c in SUMMARY_COLS if c in summary]].to_string(index=False))

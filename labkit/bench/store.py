@@ -29,9 +29,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+_last_id_time: dt.datetime | None = None
+
+
 def new_run_id(now: dt.datetime | None = None) -> str:
+    """``20261126T180912.123Z-d361cb``: sorts by start time, unique within this process
+    (two ids made in the same millisecond get consecutive milliseconds)."""
+    global _last_id_time
     now = now or dt.datetime.now(dt.timezone.utc)
-    return now.strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    if _last_id_time is not None and now <= _last_id_time:
+        now = _last_id_time + dt.timedelta(milliseconds=1)
+    _last_id_time = now
+    return now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z-" + secrets.token_hex(3)
 
 
 def utcnow() -> str:
