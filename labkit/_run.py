@@ -95,6 +95,9 @@ class SubprocessRunner:
             )
         except FileNotFoundError as exc:
             raise ToolMissing(argv[0], "not found on PATH", fix=f"install {argv[0]} or put it on PATH") from exc
+        except OSError as exc:  # wrong architecture, truncated download, no exec permission
+            raise ToolMissing(argv[0], f"cannot be executed: {exc.strerror or exc}",
+                              fix=f"reinstall {argv[0]} for this machine") from exc
         except subprocess.TimeoutExpired as exc:
             raise CommandError(argv, None, _text(exc.stdout), _text(exc.stderr), timeout=timeout) from exc
         result = Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)

@@ -10,6 +10,7 @@ it says how to install the tool instead.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -109,7 +110,7 @@ def find(name: str, *, runner: Runner | None = None) -> ToolInfo:
         return ToolInfo(name, None, None, pinned, "not found", install_hint(name))
     try:
         res = (runner or default_runner()).run([path, *_VERSION_ARGS[name]], timeout=20, check=False, quiet=True)
-    except CommandError as exc:
+    except LabkitError as exc:  # timed out, or cannot be executed at all
         return ToolInfo(name, path, None, pinned, f"`{name}` did not answer: {exc.message}", install_hint(name))
     version = parse_version(name, res.stdout + res.stderr)
     if version is None:
@@ -184,7 +185,7 @@ def _download(url: str, *, opener: Opener | None, timeout: float, name: str) -> 
                 return bytes(resp.read())
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https URL from versions.yaml)
             return bytes(resp.read())
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
         raise ToolMissing(
             name, f"download of {url} failed: {exc}", fix=f"check the network, or {install_hint(name)}"
         ) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,19 +31,19 @@ class HostItem:
     name: str
 
 
-def host_exec(argv: list[str], *, timeout: float = 60) -> str:
+def host_exec(argv: list[str], *, timeout: float = 60, quiet: bool = False) -> str:
     """Run ``argv`` in a throwaway container on the host network and PID namespace.
 
     Used for ``ip link`` work on the host; returns stdout or raises :class:`CommandError`.
     """
     c = engine.client()
     box = c.containers.create(
-        tools_image(), ["sleep", "infinity"], network_mode="host", pid_mode="host",
-        cap_add=["NET_ADMIN", "SYS_ADMIN"], labels=engine.labels(role="host-helper"),
+        tools_image(), ["sleep", "infinity"], name=f"lk-host-helper-{secrets.token_hex(4)}", network_mode="host",
+        pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN"], labels=engine.labels(role="host-helper"),
     )
     try:
         box.start()
-        res = engine.exec_in(box, argv, timeout=timeout)
+        res = engine.exec_in(box, argv, timeout=timeout, quiet=quiet)
     finally:
         box.remove(force=True)
     if not res.ok:
@@ -52,7 +53,7 @@ def host_exec(argv: list[str], *, timeout: float = 60) -> str:
 
 def host_links() -> list[str]:
     """Names of ``lk*`` links in the host network namespace."""
-    out = host_exec(["ip", "-j", "link", "show"], timeout=20)
+    out = host_exec(["ip", "-j", "link", "show"], timeout=20, quiet=True)
     return sorted(link["ifname"] for link in json.loads(out or "[]") if link["ifname"].startswith(PREFIX))
 
 

@@ -23,7 +23,10 @@ from labkit.errors import BadInput
 _UNITS = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
 _NET = ("rate",)
 _IO = ("wbps", "rbps", "wiops", "riops")
-ALLOWED = "rate=<N>% | rate=<N>[k|m|g]bit | wbps|rbps=<N>[k|m|g]b | wiops|riops=<N>"
+ALLOWED_NET = "rate=<N>% | rate=<N>[k|m|g]bit"
+ALLOWED_STORAGE = "wbps|rbps=<N>[k|m|g]b | wiops|riops=<N>"
+ALLOWED = f"{ALLOWED_NET} | {ALLOWED_STORAGE}"
+ALLOWED_BY_SUITE = {"net": ALLOWED_NET, "storage": ALLOWED_STORAGE}
 
 
 @dataclass(frozen=True)

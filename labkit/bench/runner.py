@@ -100,6 +100,11 @@ def plan(
                        "reach significance)", fix="use --reps 6 or more")
     if duration_s is not None and not 0.5 <= duration_s <= 600:
         raise BadInput("duration", duration_s, "0.5 to 600 seconds")
+    if tests and len(set(tests)) != len(tests):
+        raise BadInput(f"{suite} tests", list(tests), "each test once")
+    if impair_cells and not impair:
+        raise BadInput("impair_cells", list(impair_cells), "only together with an impairment",
+                       fix="also pass impair=..., or drop impair_cells")
     if suite == "net":
         chosen = list(tests) if tests else list(prof.net_tests)
         test_objs: list[Any] = net.net_tests(chosen, duration_s=duration_s or prof.net_duration_s,
@@ -116,8 +121,8 @@ def plan(
                                      ramp_s=prof.fio_ramp_s, numjobs=prof.fio_numjobs)
     imp = impair_mod.parse(impair) if impair else None
     if imp is not None and imp.suite != suite:
-        raise BadInput("impairment", impair, f"a {suite} impairment ({impair_mod.ALLOWED})",
-                       fix=f"rate=… shapes network cells; wbps/rbps/wiops/riops throttle storage cells")
+        raise BadInput("impairment", impair, f"a {suite} impairment: {impair_mod.ALLOWED_BY_SUITE[suite]}",
+                       fix="rate=… shapes network cells; wbps/rbps/wiops/riops throttle storage cells")
     targets = list(impair_cells) if impair_cells else names
     for name in targets:
         if name not in names:

@@ -123,7 +123,9 @@ def parse_fio(text: str, job: FioJob) -> dict[str, float]:
     side = j["read"] if job.reads else j["write"]
     out = {"iops": float(side["iops"]), "bw_Bps": float(side["bw_bytes"])}
     if job.latency:
-        pct = side.get("clat_ns", {}).get("percentile", {})
+        # For fsync=1 the number that matters (etcd's wal_fsync_duration) is the fsync itself.
+        source = j.get("sync", {}).get("lat_ns", {}) if job.fsync else {}
+        pct = source.get("percentile") or side.get("clat_ns", {}).get("percentile", {})
         for key, metric in (("50.000000", "lat_p50_us"), ("99.000000", "lat_p99_us"), ("99.900000", "lat_p999_us")):
             if key in pct:
                 out[metric] = float(pct[key]) / 1000.0

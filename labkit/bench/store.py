@@ -37,6 +37,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     (two ids made in the same millisecond get consecutive milliseconds)."""
     global _last_id_time
     now = now or dt.datetime.now(dt.timezone.utc)
+    now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # ids have millisecond resolution
     if _last_id_time is not None and now <= _last_id_time:
         now = _last_id_time + dt.timedelta(milliseconds=1)
     _last_id_time = now
@@ -84,7 +85,9 @@ class RunWriter:
             if unknown:
                 raise StoreError(f"row has columns outside the schema: {sorted(unknown)}",
                                  fix="add them to labkit/bench/schema.py (and bump SCHEMA_VERSION)")
-            lines.append(json.dumps({c: _clean(row.get(c)) for c in COLUMNS}, default=str))
+            full = {c: _clean(row.get(c)) for c in COLUMNS}
+            full["run_id"] = full["run_id"] or self.run_id
+            lines.append(json.dumps(full, default=str))
         if not lines:
             return
         self._fh.write("\n".join(lines) + "\n")
@@ -126,7 +129,9 @@ class Store:
     def new_run(self, meta: Mapping[str, Any]) -> RunWriter:
         run_id = str(meta.get("run_id") or new_run_id())
         directory = self.runs_dir / run_id
-        directory.mkdir(parents=True, exist_ok=False)
+        if directory.exists():
+            raise StoreError(f"run {run_id!r} already exists in {self.root}", fix="use a new run id (or none)")
+        directory.mkdir(parents=True)
         full = {"schema_version": SCHEMA_VERSION, "status": "running", "ts_start_utc": utcnow(),
                 **meta, "run_id": run_id}
         writer = RunWriter(directory, full)
@@ -222,11 +227,15 @@ def derive(rows: pd.DataFrame) -> pd.DataFrame:
     """
     if rows.empty:
         return rows
-    ok = rows[(rows["status"] == "ok") & rows["metric"].astype(bool)]
     keys = ["run_id", "block", "suite", "test", "metric"]
+    rows = rows.astype({k: object for k in keys + ["cell", "baseline_cell"]})
+    ok = rows[(rows["status"] == "ok") & rows["metric"].fillna("").astype(bool)]
     base = ok[keys + ["cell", "value"]].rename(columns={"cell": "baseline_cell", "value": "_base"})
+    # One baseline value per key (the median, should a key ever repeat), so the merge never adds rows.
+    base = base.assign(_base=base["_base"].astype(float)).groupby(
+        keys + ["baseline_cell"], dropna=False, sort=False)["_base"].median().reset_index()
     merged = rows.drop(columns=["baseline_value", "ratio_to_baseline"]).merge(
-        base, on=keys + ["baseline_cell"], how="left")
+        base, on=keys + ["baseline_cell"], how="left", validate="many_to_one")
     merged["baseline_value"] = merged.pop("_base")
     value = merged["value"].astype(float)
     merged["ratio_to_baseline"] = value / merged["baseline_value"].astype(float)

@@ -34,6 +34,8 @@ def _status(url: str) -> int:
             return int(resp.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+    except (urllib.error.URLError, OSError):
+        return 0  # not listening yet
 
 
 @pytest.fixture()
@@ -69,12 +71,11 @@ def test_start_here_runs_top_to_bottom_in_chromium(lab_server: tuple[str, str], 
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(f"{base}/lab/tree/notebooks/00-start-here.ipynb?token={token}")
-        page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator') === null || "
-                               "!document.title.includes('Busy')", timeout=60_000)
-        time.sleep(3)  # kernel start
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                               "#jp-main-statusbar :text('Idle')", timeout=90_000)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         page.wait_for_function(
             "Array.from(document.querySelectorAll('.jp-OutputArea-output')).some("
             "e => e.innerText.includes('labkit object(s) present'))", timeout=120_000)

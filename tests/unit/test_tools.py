@@ -1,0 +1,348 @@
+"""Finding the field's CLIs, reading their versions, and pinned sha256-verified downloads."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import os
+import tarfile
+import urllib.error
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labkit import tools
+from labkit._run import Result
+from labkit.errors import BadInput, ChecksumMismatch, CommandError, LabkitError, ToolMissing
+from labkit.versions import pins
+
+KUBECTL_JSON = """{
+  "clientVersion": {
+    "major": "1",
+    "minor": "36",
+    "gitVersion": "v1.36.1",
+    "gitCommit": "0123456789abcdef0123456789abcdef01234567",
+    "gitTreeState": "clean",
+    "buildDate": "2026-05-14T10:12:00Z",
+    "goVersion": "go1.25.2",
+    "compiler": "gc",
+    "platform": "linux/amd64"
+  },
+  "kustomizeVersion": "v5.7.1"
+}
+"""
+
+
+@pytest.mark.parametrize(("name", "output", "version"), [
+    ("kind", "kind v0.27.0 go1.23.4 linux/amd64\n", "0.27.0"),
+    ("kind", "kind v0.28.0-alpha.1+4d5bd3e9 go1.24.1 linux/arm64\n", "0.28.0"),
+    ("kubectl", KUBECTL_JSON, "1.36.1"),
+    ("kubectl", "Client Version: v1.31.4\nKustomize Version: v5.4.2\n", "1.31.4"),  # a plain-text fallback
+    ("helm", "v4.2.3+g1234abc\n", "4.2.3"),
+    ("helm", "v3.14.2+gc309b6f\n", "3.14.2"),
+    ("docker", "Docker version 28.2.2, build e6534b4\n", "28.2.2"),
+    ("docker", "Docker version 20.10.24+dfsg1, build 297e128\n", "20.10.24"),
+    ("kind", "bash: kind: command not found\n", None),
+    ("kubectl", "", None),
+])
+def test_parse_version_of_real_outputs(name: str, output: str, version: str | None) -> None:
+    assert tools.parse_version(name, output) == version
+
+
+def test_version_tuples_compare_numerically() -> None:
+    assert tools.version_tuple("1.9.0") < tools.version_tuple("1.30.0")  # "1.9.0" > "1.30.0" as strings
+    assert tools.version_tuple("20.10.24") >= tools.version_tuple("20.10")
+    assert tools.version_tuple("v0.27.0") == (0, 27, 0)
+
+
+# --- find ---------------------------------------------------------------------------------------
+
+
+class FakeRunner:
+    """Records what ``find`` runs; answers with a canned Result (or raises)."""
+
+    def __init__(self, stdout: str = "", *, stderr: str = "", returncode: int = 0,
+                 raises: Exception | None = None) -> None:
+        self.stdout, self.stderr, self.returncode, self.raises = stdout, stderr, returncode, raises
+        self.calls: list[tuple[list[str], dict[str, Any]]] = []
+
+    def run(self, argv: list[str], **kwargs: Any) -> Result:
+        self.calls.append((list(argv), kwargs))
+        if self.raises is not None:
+            raise self.raises
+        return Result(tuple(argv), self.returncode, self.stdout, self.stderr)
+
+
+def _executable(directory: Path, name: str, mode: int = 0o755) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text("#!/bin/sh\nexit 0\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.fixture()
+def own_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """labkit's bin dir in a temp LABKIT_HOME, and a PATH with nothing on it."""
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+    path = tmp_path / "home" / "bin"
+    path.mkdir(parents=True)
+    return path
+
+
+def test_find_reads_the_version_of_a_tool_in_labkits_bin(own_bin: Path) -> None:
+    kind = _executable(own_bin, "kind")
+    runner = FakeRunner("kind v0.32.0 go1.24.2 linux/amd64\n")
+    info = tools.find("kind", runner=runner)
+    assert info.ok and info.problem is None and info.fix is None
+    assert (info.path, info.version, info.pinned) == (str(kind), "0.32.0", pins()["tools"]["kind"]["version"])
+    [(argv, kwargs)] = runner.calls
+    assert argv == [str(kind), "version"]
+    assert kwargs["check"] is False and kwargs["timeout"] <= 60
+
+
+@pytest.mark.parametrize(("name", "args"), [("kubectl", ["version", "--client", "-o", "json"]),
+                                            ("helm", ["version", "--short"]),
+                                            ("docker", ["--version"])])
+def test_find_asks_each_tool_for_its_version_its_own_way(own_bin: Path, name: str, args: list[str]) -> None:
+    path = _executable(own_bin, name)
+    runner = FakeRunner("")
+    tools.find(name, runner=runner)
+    assert runner.calls[0][0] == [str(path), *args]
+
+
+def test_labkits_bin_wins_over_path(own_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ours = _executable(own_bin, "helm")
+    _executable(tmp_path / "elsewhere", "helm")
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    assert tools.find("helm", runner=FakeRunner("v4.2.3+gabc")).path == str(ours)
+
+
+def test_a_non_executable_file_in_labkits_bin_is_passed_over(own_bin: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    _executable(own_bin, "helm", mode=0o644)
+    theirs = _executable(tmp_path / "elsewhere", "helm")
+    monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
+    assert tools.find("helm", runner=FakeRunner("v4.2.3+gabc")).path == str(theirs)
+
+
+def test_too_old_a_tool_is_a_problem_with_a_fix(own_bin: Path) -> None:
+    _executable(own_bin, "kind")
+    info = tools.find("kind", runner=FakeRunner("kind v0.20.0 go1.20.4 linux/amd64"))
+    assert not info.ok and info.version == "0.20.0"
+    assert info.problem == f"version 0.20.0 is older than {pins()['tools']['kind']['min_version']}"
+    assert info.fix and "kind" in info.fix and pins()["tools"]["kind"]["version"] in info.fix
+
+
+def test_the_minimum_version_itself_is_accepted(own_bin: Path) -> None:
+    _executable(own_bin, "kubectl")
+    minimum = pins()["tools"]["kubectl"]["min_version"]
+    out = KUBECTL_JSON.replace("v1.36.1", f"v{minimum}")
+    assert tools.find("kubectl", runner=FakeRunner(out)).ok
+
+
+def test_docker_is_held_to_its_minimum_and_has_no_pin(own_bin: Path) -> None:
+    _executable(own_bin, "docker")
+    old = tools.find("docker", runner=FakeRunner("Docker version 19.03.15, build 99e3ed8"))
+    assert not old.ok and "older than 20.10" in (old.problem or "") and "Docker" in (old.fix or "")
+    new = tools.find("docker", runner=FakeRunner("Docker version 20.10.24+dfsg1, build 297e128"))
+    assert new.ok and new.pinned is None
+
+
+def test_missing_tool_is_not_found_with_an_install_hint(own_bin: Path) -> None:
+    runner = FakeRunner("should not be asked")
+    info = tools.find("kind", runner=runner)
+    assert not info.ok and info.path is None and info.problem == "not found"
+    assert info.fix and "install kind" in info.fix and "go install sigs.k8s.io/kind@" in info.fix
+    assert runner.calls == []
+
+
+def test_unreadable_version_is_a_problem(own_bin: Path) -> None:
+    _executable(own_bin, "helm")
+    info = tools.find("helm", runner=FakeRunner("Error: unknown command \"version\"", returncode=1))
+    assert not info.ok and info.problem == "could not read its version" and info.fix
+
+
+def test_a_tool_that_hangs_is_a_problem_not_an_exception(own_bin: Path) -> None:
+    path = _executable(own_bin, "kubectl")
+    hung = CommandError([str(path), "version"], None, "", "", timeout=20)
+    info = tools.find("kubectl", runner=FakeRunner(raises=hung))
+    assert not info.ok and info.path == str(path)
+    assert info.problem and info.problem.startswith("`kubectl` did not answer") and "timed out" in info.problem
+
+
+def test_find_never_raises_for_a_binary_that_cannot_run(own_bin: Path) -> None:
+    broken = own_bin / "kind"
+    broken.write_bytes(b"\x7fELF\x02built for another machine")
+    broken.chmod(0o755)
+    info = tools.find("kind")  # the real runner
+    assert not info.ok and info.path == str(broken) and info.fix
+
+
+def test_require_returns_the_path_or_raises_tool_missing(own_bin: Path) -> None:
+    with pytest.raises(ToolMissing) as info:
+        tools.require("helm", runner=FakeRunner(""))
+    assert info.value.tool == "helm" and info.value.reason == "not found" and "helm" in (info.value.fix or "")
+    helm = _executable(own_bin, "helm")
+    assert tools.require("helm", runner=FakeRunner("v4.2.3+g1234abc")) == str(helm)
+
+
+def test_unknown_tool_names_the_known_ones() -> None:
+    with pytest.raises(BadInput) as info:
+        tools.spec("podman")
+    assert info.value.value == "podman" and info.value.allowed == "docker, kind, kubectl, helm"
+
+
+def test_install_hint_offers_labkit_install_only_where_a_checksum_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+    assert "labkit tools install helm" in tools.install_hint("helm")
+    assert "labkit tools install" not in tools.install_hint("kind")  # no published sha256 recorded
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-riscv64")
+    assert "labkit tools install" not in tools.install_hint("helm")
+
+
+@pytest.mark.parametrize(("system", "machine", "key"), [("Linux", "x86_64", "linux-amd64"),
+                                                        ("Linux", "aarch64", "linux-arm64"),
+                                                        ("Darwin", "arm64", "darwin-arm64"),
+                                                        ("Linux", "riscv64", "linux-riscv64")])
+def test_platform_key_matches_the_release_asset_names(monkeypatch: pytest.MonkeyPatch, system: str, machine: str,
+                                                      key: str) -> None:
+    monkeypatch.setattr(tools.platform, "system", lambda: system)
+    monkeypatch.setattr(tools.platform, "machine", lambda: machine)
+    assert tools.platform_key() == key
+
+
+# --- install ------------------------------------------------------------------------------------
+
+HELM_SCRIPT = b"#!/bin/sh\necho v9.9.9+gfake\n"
+
+
+def _tarball(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, payload in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return buf.getvalue()
+
+
+class Response(io.BytesIO):
+    """What urlopen returns, enough for ``with opener(url) as resp: resp.read()``."""
+
+    def __enter__(self) -> Response:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Opener:
+    def __init__(self, payload: bytes | None = None, *, raises: Exception | None = None) -> None:
+        self.payload, self.raises = payload, raises
+        self.urls: list[str] = []
+
+    def __call__(self, url: str) -> Response:
+        self.urls.append(url)
+        if self.raises is not None:
+            raise self.raises
+        assert self.payload is not None
+        return Response(self.payload)
+
+
+def _pin_helm(monkeypatch: pytest.MonkeyPatch, sha256: str) -> None:
+    fake = {"version": "v9.9.9", "url": "https://get.example.invalid/helm-{version}-{os}-{arch}.tar.gz",
+            "archive_member": "{os}-{arch}/helm", "sha256": {"linux-amd64": sha256},
+            "install_hint": "https://helm.sh/docs/intro/install/"}
+    monkeypatch.setattr(tools, "spec", lambda name: dict(fake))
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+
+
+def test_install_verifies_extracts_and_makes_executable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    blob = _tarball({"linux-amd64/README.md": b"read me", "linux-amd64/helm": HELM_SCRIPT})
+    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
+    opener = Opener(blob)
+    path = tools.install("helm", dest=tmp_path / "bin", opener=opener)
+    assert opener.urls == ["https://get.example.invalid/helm-v9.9.9-linux-amd64.tar.gz"]
+    assert path == tmp_path / "bin" / "helm"
+    assert path.read_bytes() == HELM_SCRIPT and os.access(path, os.X_OK)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["helm"]  # no .partial left behind
+
+
+def test_installed_tool_lands_in_labkits_bin_where_find_looks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    blob = _tarball({"linux-amd64/helm": HELM_SCRIPT})
+    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
+    path = tools.install("helm", opener=Opener(blob))
+    assert path == tmp_path / "home" / "bin" / "helm"
+    assert tools.locate("helm") == str(path)
+
+
+def test_reinstall_replaces_the_old_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "helm").write_bytes(b"old helm")
+    blob = _tarball({"linux-amd64/helm": HELM_SCRIPT})
+    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
+    assert tools.install("helm", dest=tmp_path, opener=Opener(blob)).read_bytes() == HELM_SCRIPT
+
+
+def test_checksum_mismatch_against_the_real_pin_installs_nothing(monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path: Path) -> None:
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+    helm = pins()["tools"]["helm"]
+    tampered = _tarball({"linux-amd64/helm": b"#!/bin/sh\necho pwned\n"})
+    with pytest.raises(ChecksumMismatch) as info:
+        tools.install("helm", dest=tmp_path, opener=Opener(tampered))
+    err = info.value
+    assert err.url == f"https://get.helm.sh/helm-{helm['version']}-linux-amd64.tar.gz"
+    assert err.expected == helm["sha256"]["linux-amd64"]
+    assert err.actual == hashlib.sha256(tampered).hexdigest()
+    assert err.fix and "nothing was installed" in err.fix
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_download_failure_is_tool_missing_with_a_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _pin_helm(monkeypatch, "0" * 64)
+    opener = Opener(raises=urllib.error.URLError("[Errno -3] Temporary failure in name resolution"))
+    with pytest.raises(ToolMissing) as info:
+        tools.install("helm", dest=tmp_path, opener=opener)
+    err = info.value
+    assert err.tool == "helm" and "name resolution" in err.reason and "get.example.invalid" in err.reason
+    assert err.fix and "network" in err.fix
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_download_cut_short_is_tool_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _pin_helm(monkeypatch, "0" * 64)
+    with pytest.raises(ToolMissing):
+        tools.install("helm", dest=tmp_path, opener=Opener(raises=http.client.IncompleteRead(b"\x1f\x8b", 1000)))
+
+
+def test_no_pinned_checksum_refuses_without_downloading(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+    opener = Opener(b"anything")
+    with pytest.raises(ToolMissing) as info:
+        tools.install("kind", dest=tmp_path, opener=opener)
+    assert opener.urls == []
+    assert "unverified" in info.value.reason and "kind" in (info.value.fix or "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_archive_without_the_member_installs_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    blob = _tarball({"darwin-arm64/helm": HELM_SCRIPT})
+    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
+    with pytest.raises(LabkitError, match="archive has no linux-amd64/helm"):
+        tools.install("helm", dest=tmp_path, opener=Opener(blob))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_labkit_does_not_install_docker() -> None:
+    opener = Opener(b"anything")
+    with pytest.raises(LabkitError) as info:
+        tools.install("docker", opener=opener)
+    assert opener.urls == []
+    assert "does not install Docker" in info.value.message and "Docker" in (info.value.fix or "")
