@@ -27,10 +27,10 @@ lab: $(STAMP)
 	$(BIN)/labkit lab --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not kind" $(PYTEST_ARGS)
 
 e2e: $(STAMP)
-	$(BIN)/python -m pytest -m kind -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m kind -rs $(PYTEST_ARGS) tests/e2e
 
 images: $(STAMP)
 	$(BIN)/labkit images build
