@@ -93,3 +93,11 @@ def test_regression_gate_passes_aa_and_fails_on_injected_cut(tmp_path: Path) -> 
     html = (tmp_path / "cut" / "comparison.html").read_text()
     assert "regression" in html and 'src="http' not in html
     assert (tmp_path / "cut" / "plotly.min.js").is_file()
+
+
+def test_regression_gate_replays_the_recorded_interleaved_pair(tmp_path: Path) -> None:
+    nb = execute("20-regression", tmp_path, mode="replay", cells="bridge,loopback", tests="tcp-1,latency",
+                 report_dir=str(tmp_path / "replay"))
+    text = outputs(nb)
+    assert "mode: replay" in text and "no regression" in text
+    assert (tmp_path / "replay" / "comparison.html").is_file()
