@@ -44,7 +44,7 @@ CHAPTERS = (
 )
 
 
-def table() -> "object":
+def table() -> object:
     """The chapters as a DataFrame, with whether each notebook exists in this checkout yet."""
     import pandas as pd
 
@@ -53,7 +53,7 @@ def table() -> "object":
                           "in this checkout": "yes" if c.present else "not yet"} for c in CHAPTERS])
 
 
-def targets(rows: "list[object]") -> "object":
+def targets(rows: list[object]) -> object:
     """Which targets this machine offers, from doctor rows."""
     import pandas as pd
 

@@ -64,7 +64,8 @@ def node_image(kubernetes: str | None = None) -> str:
     images = {str(k): str(v) for k, v in kind["node_images"].items()}
     if minor not in images:
         raise BadInput("Kubernetes version", minor, ", ".join(images),
-                       fix="pin its node image (with digest) under tools.kind.node_images in environments/versions.yaml")
+                       fix="pin its node image (with digest) under tools.kind.node_images in "
+                       "environments/versions.yaml")
     return images[minor]
 
 
@@ -121,7 +122,8 @@ class ClusterConfig:
         if len(set(host_ports)) != len(host_ports):
             raise BadInput("hostPort", host_ports, "each host port once")
         for p in self.port_mappings:
-            if p.protocol not in ("TCP", "UDP", "SCTP") or not (0 < p.container_port < 65536 and 0 < p.host_port < 65536):
+            ports_ok = 0 < p.container_port < 65536 and 0 < p.host_port < 65536
+            if p.protocol not in ("TCP", "UDP", "SCTP") or not ports_ok:
                 raise BadInput("port mapping", p, "ports 1-65535, protocol TCP, UDP or SCTP")
         self.image  # noqa: B018 - validates the Kubernetes version early
 

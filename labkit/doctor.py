@@ -8,7 +8,6 @@ they only close the kind tier, not the lab.
 
 from __future__ import annotations
 
-import os
 import platform
 import shutil
 import socket
@@ -71,7 +70,7 @@ def render(rows: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
-def frame(rows: Sequence[Check]) -> "object":
+def frame(rows: Sequence[Check]) -> object:
     """The checks as a pandas DataFrame (for notebooks)."""
     import pandas as pd
 
@@ -216,4 +215,4 @@ def _port(port: int) -> Check:
     return Check(f"port {port}", WARN, "in use", f"stop what listens on {port} (`ss -ltnp 'sport = :{port}'`)")
 
 
-__all__ = ["Check", "checks", "render", "exit_code", "port_free", "os"]
+__all__ = ["Check", "checks", "render", "exit_code", "port_free"]

@@ -13,7 +13,7 @@ from labkit import engine
 from labkit._run import Runner, default_runner
 from labkit.errors import CommandError, ImageMissing, ToolMissing
 from labkit.log import log
-from labkit.versions import base_image, environments_dir, pins, project_root, tools_image
+from labkit.versions import base_image, pins, project_root, tools_image
 
 BOOTSTRAP = "environments/images/base/bootstrap.sh"
 
@@ -73,4 +73,4 @@ def ensure_tools() -> str:
     return build_tools()
 
 
-__all__ = ["ensure_base", "build_tools", "ensure_tools", "environments_dir"]
+__all__ = ["ensure_base", "build_tools", "ensure_tools"]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit._run import Runner, default_runner
-from labkit.errors import BadInput, ChecksumMismatch, CommandError, LabkitError, ToolMissing
+from labkit.errors import BadInput, ChecksumMismatch, LabkitError, ToolMissing
 from labkit.log import log
 from labkit.paths import bin_dir
 from labkit.versions import pins
@@ -199,7 +199,8 @@ def _extract(data: bytes, member: str, url: str) -> bytes:
                 raise KeyError(member)
             return handle.read()
     except (tarfile.TarError, KeyError) as exc:
-        raise LabkitError(f"{url}: archive has no {member}", fix="report this; the pinned archive layout changed") from exc
+        raise LabkitError(f"{url}: archive has no {member}",
+                          fix="report this; the pinned archive layout changed") from exc
 
 
 def spec_docker_min() -> str:

@@ -34,7 +34,8 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
     b.add_argument("--reps", type=int, help="repetitions per cell (>= 2; default from the profile)")
     b.add_argument("--duration", type=float, help="seconds per measurement (default from the profile)")
     b.add_argument("--size", help="fio file size, e.g. 64M (storage)")
-    b.add_argument("--impair", help="inject a known impairment: rate=90%% or rate=5gbit (tc tbf on the client's egress, network); "
+    b.add_argument("--impair", help="inject a known impairment: rate=90%% or rate=5gbit "
+                   "(tc tbf on the client's egress, network); "
                    "wbps=50mb, rbps=50mb, wiops=2000, riops=2000 (blkio throttle, storage)")
     b.add_argument("--impair-cells", help="cells to impair (default: every cell that can take it)")
     b.add_argument("--ab", action="store_true",
@@ -115,7 +116,8 @@ def compare(args: argparse.Namespace) -> int:
     from labkit.bench import report as rep
 
     st = _store(args)
-    result, warnings = rep.compare_runs(st, args.baseline, args.candidate, throughput_threshold=args.throughput_threshold,
+    result, warnings = rep.compare_runs(st, args.baseline, args.candidate,
+                                        throughput_threshold=args.throughput_threshold,
                                         latency_threshold=args.latency_threshold, alpha=args.alpha)
     for w in warnings:
         print(f"warning: {w}")

@@ -211,7 +211,7 @@ def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> NetPair:
             hoststate.host_exec(["sh", "-ec", f"ip link add {parent} type veth peer name {parent}x; "
                                  f"ip link set {parent} up; ip link set {parent}x up"])
         except Exception as exc:  # noqa: BLE001 - classified below
-            raise _unsupported(exc, name, "veth") or exc
+            raise (_unsupported(exc, name, "veth") or exc) from exc
         opts = {"parent": parent, **({"ipvlan_mode": "l2"} if name == "ipvlan" else {})}
         from docker.types import IPAMConfig, IPAMPool
 
@@ -220,7 +220,7 @@ def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> NetPair:
         try:
             srv, cli = _boxes(scope, image, name, network=network, caps=caps)
         except APIError as exc:
-            raise _unsupported(exc, name, name) or exc
+            raise (_unsupported(exc, name, name) or exc) from exc
         pair = NetPair(cell, cli, srv, _ip(srv, network), shaping_dev="eth0")
     else:  # pragma: no cover - names are validated by the runner
         raise KeyError(name)

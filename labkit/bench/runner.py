@@ -228,7 +228,6 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
     from labkit import images
     from labkit.bench import host
 
-    first = plans[0]
     st = store if isinstance(store, Store) else Store(store or results_dir())
     image = images.ensure_tools()
     info = engine.info()

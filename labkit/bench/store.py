@@ -36,7 +36,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
     """``20261126T180912.123Z-d361cb``: sorts by start time, unique within this process
     (two ids made in the same millisecond get consecutive milliseconds)."""
     global _last_id_time
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # ids have millisecond resolution
     if _last_id_time is not None and now <= _last_id_time:
         now = _last_id_time + dt.timedelta(milliseconds=1)
@@ -45,7 +45,7 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 
 def utcnow() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -38,7 +38,8 @@ def test_iperf3_between_two_containers_on_a_user_network() -> None:
         metrics = net.parse_iperf3(res.stdout)
         assert metrics["throughput_bps"] > 1e8  # > 100 Mbit/s on any machine that runs Docker
         assert net.iperf3_version(res.stdout)
-        names = {c.name for c in engine.client().containers.list(filters={"label": f"{engine.SESSION}={scope.session}"})}
+        mine = {"label": f"{engine.SESSION}={scope.session}"}
+        names = {c.name for c in engine.client().containers.list(filters=mine)}
         assert names == {server.name, client.name}
     left = engine.client().containers.list(all=True, filters={"label": f"{engine.SESSION}={scope.session}"})
     assert left == []

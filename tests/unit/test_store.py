@@ -278,7 +278,7 @@ def test_load_by_reference_loads_only_those_runs(four_runs: Store) -> None:
 
 def test_run_ids_sort_by_start_time_even_within_one_millisecond(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_mod, "_last_id_time", None)
-    now = dt.datetime(2026, 11, 26, 18, 9, 12, 123456, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 11, 26, 18, 9, 12, 123456, tzinfo=dt.UTC)
     first, second = store_mod.new_run_id(now), store_mod.new_run_id(now)
     assert first.startswith("20261126T180912.123Z-") and second.startswith("20261126T180912.124Z-")
     assert first < second
@@ -286,7 +286,7 @@ def test_run_ids_sort_by_start_time_even_within_one_millisecond(monkeypatch: pyt
 
 def test_run_ids_made_in_the_same_millisecond_differ_in_their_time_part(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_mod, "_last_id_time", None)
-    early = dt.datetime(2026, 11, 26, 18, 9, 12, 123100, tzinfo=dt.timezone.utc)
+    early = dt.datetime(2026, 11, 26, 18, 9, 12, 123100, tzinfo=dt.UTC)
     late = early.replace(microsecond=123900)
     first, second = store_mod.new_run_id(early), store_mod.new_run_id(late)
     assert first.split("-")[0] < second.split("-")[0]  # sorting by id sorts by start, random suffix aside
