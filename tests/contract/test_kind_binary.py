@@ -73,3 +73,21 @@ def test_kind_rejects_a_broken_config(kind_bin: Path, tmp_path: Path) -> None:
     broken = config.ClusterConfig().to_yaml().replace("role: worker", "role: master-ish", 1)
     out = _kind_create(kind_bin, broken, tmp_path)
     assert '"master-ish" is not a valid node role' in out
+
+
+@pytest.mark.parametrize("name", ["default", "no-cni"])
+def test_create_plan_flags_and_stdin_config_are_accepted_by_kind(kind_bin: Path, tmp_path: Path, name: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit import cluster
+
+    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
+    step = cluster.create_plan(config.profile(name), kind=str(kind_bin)).steps[0]
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "docker").write_text(STUB_DOCKER)
+    (tmp_path / "bin" / "docker").chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "HOME": str(tmp_path)}
+    res = subprocess.run(list(step.cmd.argv), input=step.cmd.stdin, capture_output=True, text=True, timeout=120,
+                         env=env)
+    out = res.stdout + res.stderr
+    assert "unknown flag" not in out and "invalid configuration" not in out, out
+    assert "Ensuring node image" in out and "stub docker: refusing" in out, out
