@@ -80,10 +80,10 @@ def test_injected_rate_limit_is_caught_and_aa_is_not(store_dir: Path) -> None:
     assert a.meta()["interleaved_with"] == b.run_id and b.meta()["arm"] == "B"
     aa = compare(a.rows(), b.rows())
     assert "regression" not in set(aa.verdict), aa.to_string()
-    a, c = bench.run_ab("net", **kw, impair="rate=60%")
+    a, c = bench.run_ab("net", **kw, impair="rate=2gbit")  # far below any bridge: robust on a noisy host
     assert "tbf rate" in c.rows()["impairment"].dropna().iloc[0]
     assert a.rows()["impairment"].isna().all()
-    ac = compare(a.rows(), c.rows()).set_index("metric")  # a deep cut: robust even on a busy host
+    ac = compare(a.rows(), c.rows()).set_index("metric")
     assert ac.loc["throughput_bps", "verdict"] == "regression", ac.to_string()
     _nothing_left()
 

@@ -89,7 +89,7 @@ def test_regression_gate_passes_aa_and_fails_on_injected_cut(tmp_path: Path) -> 
     assert "no regression" in outputs(nb)
     assert (tmp_path / "aa" / "comparison.html").is_file()
     with pytest.raises(pm.PapermillExecutionError, match="RegressionFound"):
-        execute("20-regression", tmp_path, **common, impair="rate=60%", report_dir=str(tmp_path / "cut"))
+        execute("20-regression", tmp_path, **common, impair="rate=2gbit", report_dir=str(tmp_path / "cut"))
     html = (tmp_path / "cut" / "comparison.html").read_text()
     assert "regression" in html and 'src="http' not in html
     assert (tmp_path / "cut" / "plotly.min.js").is_file()
