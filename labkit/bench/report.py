@@ -34,15 +34,19 @@ def comparability(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return out
 
 
-def load_ref(store: Store, ref: str) -> tuple[dict[str, Any], pd.DataFrame]:
-    """A run's meta and rows from a run id/prefix/``latest[:suite]`` in ``store``, or from a run
-    directory (``…/runs/<id>``, e.g. a baseline kept in environments/)."""
+def _locate(store: Store, ref: str) -> tuple[Store, str]:
+    """The store holding ``ref`` and its run id: a run directory (``…/runs/<id>``, e.g. a
+    baseline kept in environments/) or a run id/prefix/``latest[:suite]`` in ``store``."""
     path = Path(ref)
     if (path / "meta.json").is_file():
-        other = Store(path.parent.parent)
-        return other.meta(path.name), other.load([path.name])
-    run_id = store.resolve(ref)
-    return store.meta(run_id), store.load([run_id])
+        return Store(path.parent.parent), path.name
+    return store, store.resolve(ref)
+
+
+def load_ref(store: Store, ref: str) -> tuple[dict[str, Any], pd.DataFrame]:
+    """A run's meta and rows (see :func:`_locate` for what ``ref`` may be)."""
+    where, run_id = _locate(store, ref)
+    return where.meta(run_id), where.load([run_id])
 
 
 def compare_runs(store: Store, baseline: str, candidate: str, *, cells: Sequence[str] | None = None,
@@ -110,7 +114,9 @@ def write_comparison(store: Store, baseline: str, candidate: str, result: pd.Dat
     from labkit import plots
     from labkit.bench.compare import has_regression
 
-    (a_meta, _), (b_meta, b_rows) = load_ref(store, baseline), load_ref(store, candidate)
+    where, a_id = _locate(store, baseline)  # only the baseline's meta is needed, not its rows
+    a_meta = where.meta(a_id)
+    b_meta, b_rows = load_ref(store, candidate)
     a_id, b_id = a_meta.get("run_id"), b_meta.get("run_id")
     verdict = "REGRESSION" if has_regression(result) else "no regression"
     notes = [f"baseline {a_id} vs candidate {b_id}: {verdict}", *[f"warning: {w}" for w in warnings]]

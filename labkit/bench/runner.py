@@ -292,13 +292,12 @@ def _open(p: Plan, scope: engine.Scope, image: str) -> tuple[dict[str, Any], dic
     sessions: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     impaired: dict[str, str] = {}
-    ctx = {"image": image, "impair": p.impairment,
-           "fio_size": p.tests[0].size if p.suite == "storage" else None}
+    ctx = {"image": image, "fio_size": p.tests[0].size if p.suite == "storage" else None}
     opener = engine_net.open_cell if p.suite == "net" else engine_storage.open_cell
     for cell in p.cells:
         try:
-            sessions[cell.name] = opener(cell.name, scope, {**ctx, "impair": p.impairment
-                                                             if cell.name in p.impair_cells else None})
+            impair = p.impairment if cell.name in p.impair_cells else None
+            sessions[cell.name] = opener(cell.name, scope, {**ctx, "impair": impair})
         except Unavailable as exc:
             unavailable[cell.name] = exc.message + (f" (fix: {exc.fix})" if exc.fix else "")
             log(f"- cell {cell.name} unavailable: {unavailable[cell.name]}")
