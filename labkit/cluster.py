@@ -6,16 +6,10 @@ labkit never touches ``~/.kube/config``: every cluster gets ``<labkit home>/kube
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from labkit._run import Cmd
 from labkit.config import ClusterConfig
-from labkit.paths import labkit_home
 from labkit.steps import Plan, Step
-
-
-def kubeconfig_path(name: str) -> Path:
-    return labkit_home() / "kube" / f"{name}.yaml"
+from labkit.target import kubeconfig_path
 
 
 def create_plan(cfg: ClusterConfig, *, kind: str = "kind", kubectl: str = "kubectl", wait_s: int = 180) -> Plan:

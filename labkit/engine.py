@@ -168,7 +168,7 @@ class Scope:
 
     >>> with Scope(session="abc") as s:                       # doctest: +SKIP
     ...     net = s.network("labkit-abc-net")
-    ...     box = s.container("labkit/tools:0.1.0", name="labkit-abc-srv", network=net.name)
+    ...     box = s.container("labkit/tools:0.2.0", name="labkit-abc-srv", network=net.name)
     """
 
     session: str = field(default_factory=new_session_id)
