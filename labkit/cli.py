@@ -1,6 +1,9 @@
 """The ``labkit`` command line.
 
     labkit doctor                 what this machine can run, and how to fix what it can't
+    labkit up --cni calico [--plan]   a kind cluster with a CNI, installed step by step and verified
+    labkit down [--name N | --all]    delete it
+    labkit verify [--name N | --context C]   prove a cluster's pod network works
     labkit images build           build the lab's images (tools) from debian:bookworm-slim
     labkit clean [--dry-run]      remove everything labkit created
     labkit lab                    open JupyterLab at notebooks/00-start-here.ipynb
@@ -64,6 +67,68 @@ def _lab(args: argparse.Namespace) -> int:
     from labkit import lab
 
     return lab.open_lab(port=args.port, build_images=not args.no_images, browser=args.browser)
+
+
+def _up(args: argparse.Namespace) -> int:
+    from labkit import cluster
+
+    kw = dict(workers=args.workers, name=args.name, kubernetes=args.kubernetes, verify=not args.no_verify,
+              registry=not args.no_registry, allow_cgroup_v1=args.allow_cgroup_v1)
+    if args.plan:
+        script = cluster.up_script(args.cni, **kw)  # type: ignore[arg-type]
+        print(script.explain())
+        return 0
+    target = cluster.up(args.cni, **kw)  # type: ignore[arg-type]
+    print(f"\ncluster {target.name} is up. Use it with:\n  export KUBECONFIG={target.kubeconfig}\n"
+          f"Remove it with:\n  labkit down --name {target.name}")
+    return 0
+
+
+def _down(args: argparse.Namespace) -> int:
+    from labkit import cluster, tools
+
+    names = [args.name]
+    if args.all:
+        from labkit import clean
+
+        names = clean.kind_clusters()
+        if not names:
+            print("no labkit kind clusters")
+    for name in names:
+        if args.plan:
+            print(cluster.delete_plan(name, kind=tools.locate("kind") or "kind").explain())
+        else:
+            cluster.down(name)
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from labkit import cluster
+    from labkit.components import network
+    from labkit.target import KubeTarget
+
+    if args.context or args.kubeconfig:
+        conn = cluster.connect(context=args.context, kubeconfig=args.kubeconfig)
+        plan = conn.verify_plan(cni=args.cni, image=args.image)
+    else:
+        from labkit import tools
+
+        if not args.cni:
+            raise BadInput("--cni", None, ", ".join(network.CNIS),
+                           fix="say which CNI the cluster runs, so the NetworkPolicy expectation is right")
+        target = KubeTarget.for_kind(args.name, kubectl=tools.locate("kubectl") or "kubectl")
+        plan = network.option(args.cni).verify(target, image=args.image or _tools_image())
+    if args.plan:
+        print(plan.explain())
+        return 0
+    plan.run()
+    return 0
+
+
+def _tools_image() -> str:
+    from labkit.versions import tools_image
+
+    return tools_image()
 
 
 def _bench(args: argparse.Namespace) -> int:
@@ -136,6 +201,44 @@ def parser() -> argparse.ArgumentParser:
     lab.add_argument("--browser", action="store_true", help="open a web browser")
     lab.set_defaults(func=_lab)
 
+    from labkit.components.network import INSTALLABLE
+
+    up = sub.add_parser("up", help="create a kind cluster with a CNI, step by step, and verify it",
+                        description="Create (or reuse) a kind cluster configured for the chosen CNI, wire the "
+                        "local registry (localhost:5001), install the CNI, load the lab's tools image and prove "
+                        "the pod network works (DNS, pod to pod across nodes, Services, NetworkPolicy). Every "
+                        "step shows its exact command; an interrupted run resumes when run again.",
+                        epilog="Example: labkit up --cni calico --workers 2 --plan")
+    up.add_argument("--cni", default="kindnet", help=f"one of: {', '.join(INSTALLABLE)} (weave is retired)")
+    up.add_argument("--workers", type=int, default=2, help="worker nodes (0-8; default 2)")
+    up.add_argument("--name", help="cluster name, starting with 'labkit' (default: the CNI's profile)")
+    up.add_argument("--kubernetes", help="Kubernetes minor, e.g. 1.36 (pinned node images only)")
+    up.add_argument("--plan", action="store_true", help="print every step (commands and manifests); change nothing")
+    up.add_argument("--no-verify", action="store_true", help="skip loading the tools image and the verify steps")
+    up.add_argument("--no-registry", action="store_true", help="do not wire the local registry")
+    up.add_argument("--allow-cgroup-v1", action="store_true",
+                    help="let the kubelet start on a cgroup v1 host (failCgroupV1: false; deprecated)")
+    up.set_defaults(func=_up)
+
+    dn = sub.add_parser("down", help="delete a labkit kind cluster",
+                        description="Delete a kind cluster labkit made, its kubeconfig and saved config.")
+    dn.add_argument("--name", default="labkit", help="cluster name (default: labkit)")
+    dn.add_argument("--all", action="store_true", help="every kind cluster whose name starts with 'labkit'")
+    dn.add_argument("--plan", action="store_true", help="print the commands only")
+    dn.set_defaults(func=_down)
+
+    vf = sub.add_parser("verify", help="prove a cluster's pod network works",
+                        description="DNS, pod to pod across nodes and on one node, pod to Service, and a "
+                        "NetworkPolicy whose expected effect depends on the CNI. Against a labkit kind cluster "
+                        "(--name) or any cluster (--context/--kubeconfig; the CNI is detected).")
+    vf.add_argument("--name", default="labkit", help="labkit kind cluster (default: labkit)")
+    vf.add_argument("--cni", help="the CNI it runs (detected with --context)")
+    vf.add_argument("--context", help="a kubeconfig context of a cluster labkit did not make")
+    vf.add_argument("--kubeconfig", help="kubeconfig file for --context (default: $KUBECONFIG or ~/.kube/config)")
+    vf.add_argument("--image", help="tools image the cluster can pull (default: the pinned labkit/tools)")
+    vf.add_argument("--plan", action="store_true", help="print the steps only")
+    vf.set_defaults(func=_verify)
+
     from labkit.bench import cli as bench_cli
 
     bench_cli.add_parsers(sub, bench=_bench, runs=_runs, compare=_compare, report=_report)
@@ -155,7 +258,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"labkit: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("\nlabkit: interrupted; run `labkit clean` if anything was left behind", file=sys.stderr)
+        print("\nlabkit: interrupted. Run the same command again to resume (finished steps are skipped), "
+              "or `labkit down` / `labkit clean` to remove what was made", file=sys.stderr)
         return 130
 
 

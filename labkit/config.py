@@ -101,6 +101,7 @@ class ClusterConfig:
     # node images from kind v0.27 on read /etc/containerd/certs.d, so no containerd patch is needed
     metrics_bind_all: bool = False  # control-plane metrics on 0.0.0.0 (kube-prometheus-stack)
     node_labels: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    fail_cgroup_v1: bool = True  # False: let Kubernetes >= 1.35's kubelet start on a cgroup v1 host (deprecated)
 
     def __post_init__(self) -> None:
         if not self.name.startswith("labkit") or not _NAME.match(self.name) or len(self.name) > 40:
@@ -142,17 +143,21 @@ class ClusterConfig:
         return dict(args)
 
     def kubeadm_patches(self) -> list[str]:
-        """Patches binding controller-manager, scheduler and etcd metrics to 0.0.0.0 (else Down in Prometheus)."""
-        if not self.metrics_bind_all:
-            return []
+        """kubeadm config patches: metrics on 0.0.0.0 (else Down in Prometheus); kubelet on cgroup v1."""
         import yaml
 
+        patches = []
+        if not self.fail_cgroup_v1:
+            patches.append(yaml.safe_dump({"kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
+                                           "failCgroupV1": False}, sort_keys=False))
+        if not self.metrics_bind_all:
+            return patches
         bind = {"bind-address": "0.0.0.0"}
         cluster = {"kind": "ClusterConfiguration", "apiVersion": self.kubeadm_api,
                    "controllerManager": {"extraArgs": self._args(bind)},
                    "scheduler": {"extraArgs": self._args(bind)},
                    "etcd": {"local": {"extraArgs": self._args({"listen-metrics-urls": "http://0.0.0.0:2381"})}}}
-        patches = [yaml.safe_dump(cluster, sort_keys=False)]
+        patches.append(yaml.safe_dump(cluster, sort_keys=False))
         if self.kube_proxy_mode != "none":
             proxy = {"kind": "KubeProxyConfiguration", "apiVersion": "kubeproxy.config.k8s.io/v1alpha1",
                      "metricsBindAddress": "0.0.0.0:10249"}
@@ -202,7 +207,7 @@ class ClusterConfig:
         return yaml.dump(self.render(), Dumper=Dumper, sort_keys=False)
 
 
-def profile(name: str, **overrides: Any) -> ClusterConfig:
+def profile(name: str, /, **overrides: Any) -> ClusterConfig:
     """A named profile from ``environments/kind/<name>.yaml`` (keys are ClusterConfig fields)."""
     import yaml
 

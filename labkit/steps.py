@@ -6,10 +6,17 @@ the step already holds, so re-running a plan is a no-op for the finished part.
 ``Plan.explain()`` renders Markdown a learner can type by hand; ``Plan.transcript()``
 is the same content as data (golden-tested); ``Plan.run()`` executes exactly those
 commands through a :class:`~labkit._run.Runner`, printing ✓/✗ with elapsed time.
+
+Two small additions keep verify steps honest without a shell: a step may *capture*
+its stdout into a variable (``POD_IP=$(kubectl get pod … -o jsonpath=…)``) that later
+argv use as ``${POD_IP}``; and a step may *expect* other exit codes (a NetworkPolicy
+check passes when ``curl`` times out, exit 28), optionally retried until it does.
 """
 
 from __future__ import annotations
 
+import re
+import shlex
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +35,24 @@ class Step:
     check: Cmd | None = None  # succeeds when the step already holds (idempotence)
     timeout: float = 300.0
     diagnose: tuple[Cmd, ...] = ()  # run on failure; their output is attached to the error
+    capture: str | None = None  # store stripped stdout as this variable for later ``${NAME}`` argv
+    ok_codes: tuple[int, ...] = (0,)  # exit codes that mean success (e.g. (7, 28): the connection was blocked)
+    retries: int = 1  # attempts until the exit code is in ok_codes (eventual effects: policy programming)
+    retry_delay: float = 2.0
+    expect: str = ""  # what success looks like, when it is not plain "exit 0"
+
+    def __post_init__(self) -> None:
+        if self.capture is not None and not _VAR.fullmatch("${" + self.capture + "}"):
+            raise ValueError(f"capture name {self.capture!r} must be UPPER_CASE")
 
     def explain(self) -> str:
-        lines = [f"**{self.title}**" + (f" — {self.why}" if self.why else ""), "", "```bash", self.cmd.shell()]
+        line = shell(self.cmd)
+        if self.capture:
+            line = f"{self.capture}=$({line})"
+        lines = [f"**{self.title}**" + (f" — {self.why}" if self.why else "")]
+        if self.expect:
+            lines.append(f"*Expected:* {self.expect}")
+        lines += ["", "```bash", line]
         if self.cmd.stdin is not None:
             lines[-1] += " <<'EOF'"
             lines += [self.cmd.stdin.rstrip("\n"), "EOF"]
@@ -38,8 +60,39 @@ class Step:
         return "\n".join(lines)
 
     def record(self) -> dict[str, Any]:
-        return {"title": self.title, "argv": list(self.cmd.argv), "stdin": self.cmd.stdin, "env": dict(self.cmd.env),
-                "check": list(self.check.argv) if self.check else None, "timeout": self.timeout}
+        out = {"title": self.title, "argv": list(self.cmd.argv), "stdin": self.cmd.stdin, "env": dict(self.cmd.env),
+               "check": list(self.check.argv) if self.check else None, "timeout": self.timeout}
+        if self.capture:
+            out["capture"] = self.capture
+        if self.ok_codes != (0,) or self.retries != 1:
+            out["ok_codes"], out["retries"] = list(self.ok_codes), self.retries
+        return out
+
+
+_VAR = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+
+
+def shell(cmd: Cmd) -> str:
+    """``cmd`` as a pasteable line; arguments using ``${VAR}`` are double-quoted so the shell expands them."""
+    out = []
+    for arg in cmd.argv:
+        if _VAR.search(arg) and not re.search(r'["\\`]|\$(?!\{[A-Z])', arg):
+            out.append(f'"{arg}"')
+        else:
+            out.append(shlex.quote(arg))
+    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in cmd.env.items())
+    return (prefix + " " if prefix else "") + " ".join(out)
+
+
+def substitute(argv: Sequence[str], values: dict[str, str]) -> list[str]:
+    """Replace ``${NAME}`` in each argument; an unknown name is a plan bug, so it raises."""
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise LabkitError(f"plan bug: ${{{name}}} is used before a step captured it",
+                              fix="capture it in an earlier step")
+        return values[name]
+    return [_VAR.sub(one, a) for a in argv]
 
 
 @dataclass(frozen=True)
@@ -64,6 +117,7 @@ class StepFailed(LabkitError):
 class Plan:
     title: str
     steps: list[Step] = field(default_factory=list)
+    values: dict[str, str] = field(default_factory=dict)  # what steps captured in the last run
 
     def add(self, *steps: Step) -> Plan:
         self.steps.extend(steps)
@@ -79,30 +133,55 @@ class Plan:
     def transcript(self) -> list[dict[str, Any]]:
         return [s.record() for s in self.steps]
 
-    def run(self, runner: Runner | None = None, *, clock: Callable[[], float] = time.monotonic) -> list[StepResult]:
-        """Run the steps in order; a step whose check holds is skipped. Stops at the first failure."""
+    def run(self, runner: Runner | None = None, *, clock: Callable[[], float] = time.monotonic,
+            sleep: Callable[[float], None] = time.sleep) -> list[StepResult]:
+        """Run the steps in order; a step whose check holds is skipped. Stops at the first failure.
+
+        Captured values are kept in ``self.values`` (e.g. the pod IPs a verify found)."""
         run = runner or default_runner()
         results: list[StepResult] = []
+        self.values = {}
         for step in self.steps:
             t0 = clock()
-            if step.check is not None and _holds(run, step.check):
+            if step.check is not None and _holds(run, step.check, self.values):
                 results.append(StepResult(step, "already", clock() - t0))
                 log(f"✓ {step.title} (already done)")
                 continue
             try:
-                run.run(list(step.cmd.argv), stdin=step.cmd.stdin, env=dict(step.cmd.env), timeout=step.timeout)
+                out = _attempt(run, step, self.values, sleep)
             except LabkitError as exc:
                 elapsed = clock() - t0
                 log(f"✗ {step.title} ({elapsed:.1f} s)")
                 raise StepFailed(step, exc, _diagnose(run, step.diagnose)) from exc
+            if step.capture:
+                self.values[step.capture] = out.strip()
             results.append(StepResult(step, "done", clock() - t0))
-            log(f"✓ {step.title} ({results[-1].elapsed_s:.1f} s)")
+            log(f"✓ {step.title} ({results[-1].elapsed_s:.1f} s)" + (f": {out.strip()[:200]}" if out.strip()
+                                                                        and (step.capture or step.expect) else ""))
         return results
 
 
-def _holds(run: Runner, check: Cmd) -> bool:
+def _attempt(run: Runner, step: Step, values: dict[str, str], sleep: Callable[[float], None]) -> str:
+    """Run a step's command until its exit code is one it accepts; return its stdout."""
+    argv = substitute(step.cmd.argv, values)
+    res = None
+    for i in range(max(1, step.retries)):
+        if i:
+            sleep(step.retry_delay)
+        res = run.run(argv, stdin=step.cmd.stdin, env=dict(step.cmd.env), timeout=step.timeout,
+                      check=step.ok_codes == (0,) and step.retries == 1)
+        if res.returncode in step.ok_codes:
+            return res.stdout
+    assert res is not None
+    want = step.expect or f"exit code in {list(step.ok_codes)}"
+    raise CommandError(argv, res.returncode, res.stdout,
+                       res.stderr + f"\nexpected: {want}; got exit {res.returncode} "
+                       f"after {max(1, step.retries)} attempt(s)")
+
+
+def _holds(run: Runner, check: Cmd, values: dict[str, str]) -> bool:
     try:
-        return run.run(list(check.argv), stdin=check.stdin, env=dict(check.env), timeout=60, check=False,
+        return run.run(substitute(check.argv, values), stdin=check.stdin, env=dict(check.env), timeout=60, check=False,
                        quiet=True).ok
     except LabkitError:
         return False
@@ -117,3 +196,28 @@ def _diagnose(run: Runner, cmds: Sequence[Cmd]) -> str:
         except (CommandError, LabkitError) as exc:
             out.append(f"$ {cmd.shell()}\n(could not run: {exc.message})")
     return "\n\n".join(out)
+
+
+@dataclass
+class Script:
+    """Plans run one after another (create → registry → images → CNI → verify), explained as one lesson."""
+
+    title: str
+    plans: list[Plan] = field(default_factory=list)
+
+    def explain(self) -> str:
+        return "\n".join([f"## {self.title}", ""] + [p.explain() for p in self.plans])
+
+    def transcript(self) -> list[dict[str, Any]]:
+        return [{"plan": p.title, **rec} for p in self.plans for rec in p.transcript()]
+
+    @property
+    def steps(self) -> list[Step]:
+        return [s for p in self.plans for s in p.steps]
+
+    def run(self, runner: Runner | None = None, **kw: Any) -> list[StepResult]:
+        results: list[StepResult] = []
+        for p in self.plans:
+            log(f"— {p.title}")
+            results += p.run(runner, **kw)
+        return results
