@@ -91,3 +91,57 @@ def test_create_plan_flags_and_stdin_config_are_accepted_by_kind(kind_bin: Path,
     out = res.stdout + res.stderr
     assert "unknown flag" not in out and "invalid configuration" not in out, out
     assert "Ensuring node image" in out and "stub docker: refusing" in out, out
+
+
+# -- every CNI's cluster config, and every kubectl/helm argv in the up plans ---------------------------
+
+@pytest.mark.parametrize("cni", ["kindnet", "calico", "cilium", "cilium-kpr", "flannel", "none"])
+def test_every_cni_cluster_config_passes_kind_validation(kind_bin: Path, tmp_path: Path, cni: str) -> None:
+    from labkit import cluster
+
+    for cfg in (cluster.cluster_config(cni), cluster.cluster_config(cni, workers=0, allow_cgroup_v1=True)):
+        out = _kind_create(kind_bin, cfg.to_yaml(), tmp_path)
+        assert "invalid configuration" not in out and "error converting" not in out.lower(), out
+        assert "Ensuring node image" in out, out
+
+
+FLAG_ERRORS = ("unknown flag", "unknown shorthand flag", "unknown command", "flag needs an argument",
+               "invalid argument", "unrecognized condition", "accepts ", "requires at least")
+
+
+def _unreachable_kubeconfig(path: Path) -> Path:
+    path.write_text("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+                    "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                    "current-context: x\n")
+    return path
+
+
+@pytest.mark.parametrize("cni", ["kindnet", "calico", "cilium", "cilium-kpr", "flannel"])
+def test_real_kubectl_and_helm_accept_every_flag_of_the_up_plan(kind_bin: Path, tmp_path: Path, cni: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubectl and helm parse flags before they touch the network; a server on a closed port turns every
+    command into a fast connection error, so a flag they do not know is the only other way to fail."""
+    from labkit import cluster
+    from labkit.steps import substitute
+    from labkit.target import KubeTarget
+
+    tools = kind_bin.parent
+    kc = _unreachable_kubeconfig(tmp_path / "kc.yaml")
+    target = KubeTarget("labkit-x", str(kc), kind_cluster="labkit-x", kubectl_bin=str(tools / "kubectl"),
+                        helm_bin=str(tools / "helm"))
+    env = {**os.environ, "HOME": str(tmp_path), "HELM_CONFIG_HOME": str(tmp_path / "h"),
+           "HELM_CACHE_HOME": str(tmp_path / "hc"), "HELM_DATA_HOME": str(tmp_path / "hd")}
+    values = {"ECHO0_IP": "10.244.1.2", "ECHO1_IP": "10.244.2.2", "SVC_IP": "10.96.0.20"}
+    checked = 0
+    for step in cluster.up_script(cni, target=target, registry=True).steps:
+        for cmd in (step.cmd, step.check):
+            if cmd is None or Path(cmd.argv[0]).name not in ("kubectl", "helm"):
+                continue
+            argv = substitute(cmd.argv, values)
+            if "repo" in argv[1:2]:  # `helm repo add` would reach the chart repository
+                argv = [*argv, "--help"]
+            res = subprocess.run(argv, input=cmd.stdin, capture_output=True, text=True, timeout=60, env=env)
+            out = (res.stdout + res.stderr).lower()
+            assert not any(e in out for e in FLAG_ERRORS), f"{' '.join(argv)}\n{out[-600:]}"
+            checked += 1
+    assert checked >= 8
