@@ -16,8 +16,18 @@ from labkit.errors import (  # noqa: E402
     ToolMissing,
 )
 
+
+
+def connect(context: str | None = None, kubeconfig: str | None = None) -> object:
+    """Attach to an existing cluster (see :func:`labkit.cluster.connect`): verify and benchmark it."""
+    from labkit import cluster
+
+    return cluster.connect(context=context, kubeconfig=kubeconfig)
+
+
 __all__ = [
     "__version__",
+    "connect",
     "LabkitError",
     "BadInput",
     "CommandError",

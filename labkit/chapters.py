@@ -25,7 +25,7 @@ CHAPTERS = (
             "read only"),
     Chapter("02-orchestration", "Orchestration", "Kubernetes (kind) vs Docker Swarm; Mesos (retired 2025)",
             "engine (Swarm), kind", "read only"),
-    Chapter("03-network", "Network (CNI)", "kindnet, Calico, Cilium, Flannel, Weave Net (archived)", "kind, cluster",
+    Chapter("03-network", "Network (CNI)", "kindnet, Calico, Cilium, Flannel, Weave Net (retired)", "kind, cluster",
             "plans only"),
     Chapter("04-storage", "Storage", "local-path, OpenEBS LocalPV, Longhorn; Rook-Ceph on real clusters",
             "kind, cluster", "plans only"),

@@ -329,6 +329,23 @@ def load_images(target: KubeTarget, images: list[str], *, runner: Runner | None 
     load_images_plan(target, images).run(runner)
 
 
+def kind_available(cni: str = "kindnet") -> tuple[bool, str]:
+    """Can ``up(cni)`` run on this machine? (answer, reason) — for notebooks that run live only where it works."""
+    from labkit import doctor
+
+    rows = {c.name: c for c in doctor.checks(ports=())}
+    need = ["docker daemon", "kind", "kubectl", "privileged containers"] + (["helm"] if cni.startswith("cilium")
+                                                                            else [])
+    missing = [f"{n}: {rows[n].detail}" for n in need if n in rows and rows[n].status != doctor.OK]
+    if missing:
+        return False, "; ".join(missing)
+    try:
+        gates(cluster_config(cni))
+    except LabkitError as exc:
+        return False, exc.message
+    return True, "kind, kubectl, privileged containers and the host limits are fine"
+
+
 # -- clusters labkit did not make -------------------------------------------------------------------
 
 @dataclass

@@ -28,3 +28,26 @@ def bench_form(suite: str, *, cells: Sequence[str], all_cells: Sequence[str], te
 
     button.on_click(click)
     return w.VBox([w.HBox([cell_box, test_box]), prof, button, out])
+
+
+def choice(label: str, options: Sequence[str], value: str, on_change: Callable[[str], Any], *,
+           render_initial: bool = True) -> Any:
+    """A dropdown starting at the parameter's value; ``on_change(new)`` renders into an Output below it.
+
+    With ``render_initial=False`` the parameter's own rendering is left to a plain cell (so papermill
+    and nbval see it; widget output is not saved in the notebook)."""
+    import ipywidgets as w
+
+    box = w.Dropdown(options=list(options), value=value, description=label)
+    out = w.Output()
+
+    def changed(change: dict[str, Any]) -> None:
+        out.clear_output()
+        with out:
+            on_change(change["new"])
+
+    box.observe(changed, names="value")
+    if render_initial:
+        with out:
+            on_change(value)
+    return w.VBox([box, out])

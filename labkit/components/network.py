@@ -436,3 +436,27 @@ def node_names(cfg: ClusterConfig) -> list[str]:
         return "" if i == 0 else str(i + 1)
     return ([f"{cfg.name}-control-plane{suffix(i)}" for i in range(cfg.control_planes)] +
             [f"{cfg.name}-worker{suffix(i)}" for i in range(cfg.workers)])
+
+
+def options_table() -> Any:
+    """The CNI options side by side (pandas DataFrame), for the chapter."""
+    import pandas as pd
+
+    rows = []
+    for key, opt in OPTIONS.items():
+        if key == "none":
+            continue
+        if isinstance(opt, Weave):
+            rows.append({"option": key, "version": "retired", "installed with": "-",
+                         "between nodes": "VXLAN (fast datapath) / sleeve", "NetworkPolicy": "enforced (weave-npc)",
+                         "kind config needs": "-"})
+            continue
+        how = {"kindnet": "built in", "calico": "Tigera operator + custom resources", "cilium": "Helm",
+               "cilium-kpr": "Helm (kube-proxy replacement)", "flannel": "kubectl apply + bridge plugin"}[key]
+        wire = {"kindnet": "plain routes", "calico": "VXLAN across subnets", "cilium": "VXLAN (eBPF)",
+                "cilium-kpr": "VXLAN (eBPF), eBPF Services", "flannel": "VXLAN"}[key]
+        needs = ", ".join(f"{k}={v}" for k, v in opt.config_needs().items()) or "-"
+        rows.append({"option": key, "version": opt.version, "installed with": how, "between nodes": wire,
+                     "NetworkPolicy": "enforced" if opt.enforces_policy else "NOT enforced",
+                     "kind config needs": needs})
+    return pd.DataFrame(rows)
