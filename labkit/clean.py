@@ -49,13 +49,17 @@ def _delete_kind_cluster(name: str) -> None:
     from labkit import tools
     from labkit._run import run
 
+    from labkit.cluster import kubeconfig_path, saved_config_path
+
     path = tools.locate("kind")
     if path:
         run([path, "delete", "cluster", "--name", name], timeout=300)
-        return
-    flt = {"label": f"io.x-k8s.kind.cluster={name}"}
-    for c in engine.client().containers.list(all=True, filters=flt):
-        c.remove(force=True, v=True)
+    else:
+        flt = {"label": f"io.x-k8s.kind.cluster={name}"}
+        for c in engine.client().containers.list(all=True, filters=flt):
+            c.remove(force=True, v=True)
+    for leftover in (kubeconfig_path(name), saved_config_path(name)):
+        leftover.unlink(missing_ok=True)
 
 
 def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
