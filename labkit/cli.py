@@ -73,7 +73,7 @@ def _up(args: argparse.Namespace) -> int:
     from labkit import cluster
 
     kw = dict(workers=args.workers, name=args.name, kubernetes=args.kubernetes, verify=not args.no_verify,
-              registry=not args.no_registry, allow_cgroup_v1=args.allow_cgroup_v1)
+              registry=not args.no_registry, allow_cgroup_v1=args.allow_cgroup_v1, storage=args.storage)
     if args.plan:
         script = cluster.up_script(args.cni, **kw)  # type: ignore[arg-type]
         print(script.explain())
@@ -210,6 +210,7 @@ def parser() -> argparse.ArgumentParser:
                         "step shows its exact command; an interrupted run resumes when run again.",
                         epilog="Example: labkit up --cni calico --workers 2 --plan")
     up.add_argument("--cni", default="kindnet", help=f"one of: {', '.join(INSTALLABLE)} (weave is retired)")
+    up.add_argument("--storage", help="also install a storage option: local-path, openebs, longhorn")
     up.add_argument("--workers", type=int, default=2, help="worker nodes (0-8; default 2)")
     up.add_argument("--name", help="cluster name, starting with 'labkit' (default: the CNI's profile)")
     up.add_argument("--kubernetes", help="Kubernetes minor, e.g. 1.36 (pinned node images only)")

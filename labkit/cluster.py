@@ -143,10 +143,17 @@ def _yaml(obj: dict[str, Any]) -> str:
 
 
 def cluster_config(cni: str = "kindnet", *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
-                   allow_cgroup_v1: bool = False, **overrides: Any) -> ClusterConfig:
-    """The config for a cluster running ``cni``: its kind profile plus what the CNI needs."""
+                   allow_cgroup_v1: bool = False, storage: str | None = None, **overrides: Any) -> ClusterConfig:
+    """The config for a cluster running ``cni`` (and ``storage``): its kind profile plus what they need."""
     opt = network.option(cni)
     extra: dict[str, Any] = {"workers": workers, **overrides}
+    if storage:
+        from labkit.components import storage as storage_mod
+
+        sopt = storage_mod.option(storage)
+        extra.update(sopt.cluster_overrides())
+        if isinstance(sopt, storage_mod.Longhorn):
+            extra["node_image_override"] = sopt.node_image(kubernetes)
     if name:
         extra["name"] = name
     if kubernetes:
@@ -158,22 +165,37 @@ def cluster_config(cni: str = "kindnet", *, workers: int = 2, name: str | None =
 
 def up_script(cni: str = "kindnet", *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
               verify: bool = True, registry: bool = True, image: str | None = None, allow_cgroup_v1: bool = False,
-              target: KubeTarget | None = None, cfg: ClusterConfig | None = None) -> Script:
+              storage: str | None = None, target: KubeTarget | None = None,
+              cfg: ClusterConfig | None = None) -> Script:
     """Everything ``labkit up`` does, as data: explain it, golden-test it, or run it."""
+    from labkit.components import storage as storage_mod
+
     opt = network.option(cni)
+    sopt = storage_mod.option(storage) if storage else None
+    if sopt is not None and cni == "none":
+        raise BadInput("--storage with --cni", "none", "any CNI but none",
+                       fix="storage pods need a pod network: choose a CNI (e.g. --cni kindnet)")
     cfg = cfg or cluster_config(cni, workers=workers, name=name, kubernetes=kubernetes,
-                                allow_cgroup_v1=allow_cgroup_v1)
+                                allow_cgroup_v1=allow_cgroup_v1, storage=storage)
     opt.check_config(cfg)
     target = target or KubeTarget.for_kind(cfg.name)
     image = image or tools_image()
-    plans = [create_plan(cfg, kind=target.kind, kubectl=target.kubectl_bin)]
+    plans = []
+    if isinstance(sopt, storage_mod.Longhorn):
+        plans.append(sopt.build_plan(cfg.kubernetes))
+    plans.append(create_plan(cfg, kind=target.kind, kubectl=target.kubectl_bin))
     if registry:
         plans.append(registry_plan(cfg, target))
     plans.append(opt.install(target, cfg))
     if verify and cni != "none":
         plans.append(load_images_plan(target, [image]))
         plans.append(opt.verify(target, image=image, cross_node=cfg.control_planes + cfg.workers >= 2))
-    return Script(f"labkit up --cni {cni}: cluster {cfg.name} with {opt.title}", plans)
+    if sopt is not None:
+        plans.append(sopt.install(target, cfg))
+        if verify:
+            plans.append(sopt.verify(target, image=image))
+    title = f"labkit up --cni {cni}" + (f" --storage {storage}" if storage else "")
+    return Script(f"{title}: cluster {cfg.name} with {opt.title}" + (f" and {sopt.title}" if sopt else ""), plans)
 
 
 # -- preflight --------------------------------------------------------------------------------------
@@ -270,14 +292,20 @@ def _diff(a: str, b: str) -> str:
 # -- doing it ---------------------------------------------------------------------------------------
 
 def up(cni: str = "kindnet", *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
-       verify: bool = True, registry: bool = True, allow_cgroup_v1: bool = False, runner: Runner | None = None,
-       preflight: bool = True) -> KubeTarget:
-    """Create (or reuse) a kind cluster with ``cni`` installed and verified; returns its target.
+       verify: bool = True, registry: bool = True, allow_cgroup_v1: bool = False, storage: str | None = None,
+       runner: Runner | None = None, preflight: bool = True) -> KubeTarget:
+    """Create (or reuse) a kind cluster with ``cni`` (and ``storage``) installed and verified; returns its target.
 
     Interrupted? Run it again: finished steps are skipped. ``down(name)`` removes it."""
     run = runner or default_runner()
-    cfg = cluster_config(cni, workers=workers, name=name, kubernetes=kubernetes, allow_cgroup_v1=allow_cgroup_v1)
-    bins = _tools_for(cni, registry) if preflight else {"kind": "kind", "kubectl": "kubectl", "helm": "helm"}
+    cfg = cluster_config(cni, workers=workers, name=name, kubernetes=kubernetes, allow_cgroup_v1=allow_cgroup_v1,
+                         storage=storage)
+    if storage and preflight:
+        from labkit.components import storage as storage_mod
+
+        storage_mod.option(storage).check_host()
+    bins = (_tools_for(cni if not storage or storage == "local-path" else "cilium", registry) if preflight
+            else {"kind": "kind", "kubectl": "kubectl", "helm": "helm"})
     target = KubeTarget.for_kind(cfg.name, kind=bins["kind"], kubectl=bins["kubectl"], helm=bins["helm"])
     reuse = check_existing(cfg, existing_clusters(bins["kind"], run))
     if preflight and not reuse:
@@ -293,7 +321,7 @@ def up(cni: str = "kindnet", *, workers: int = 2, name: str | None = None, kuber
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cfg.to_yaml())
     log(("reusing" if reuse else "creating") + f" kind cluster {cfg.name} (kubeconfig {target.kubeconfig})")
-    up_script(cni, cfg=cfg, target=target, verify=verify, registry=registry).run(run)
+    up_script(cni, cfg=cfg, target=target, verify=verify, registry=registry, storage=storage).run(run)
     return target
 
 
@@ -363,6 +391,17 @@ class Connected:
                            fix="labkit could not recognise this cluster's CNI from its DaemonSets; pass cni=...")
         nodes = [n for n in self.api.nodes() if n.ready]
         return network.option(name).verify(self.target, image=image or tools_image(), cross_node=len(nodes) >= 2)
+
+    def verify_storage_plan(self, storage_class: str, *, image: str | None = None) -> Plan:
+        """The persistence verify against any StorageClass of this cluster (Rook-Ceph, Portworx, …)."""
+        from labkit.components import storage
+
+        classes = self.api.storage_classes() if hasattr(self.api, "storage_classes") else None
+        if classes is not None and storage_class not in classes:
+            raise BadInput("StorageClass", storage_class, ", ".join(classes) or "(none in this cluster)",
+                           fix="`kubectl get storageclass` lists them")
+        return storage.verify_plan(self.target, storage_class=storage_class, image=image or tools_image(),
+                                   option=storage_class)
 
     def verify(self, *, cni: str | None = None, image: str | None = None, runner: Runner | None = None) -> Plan:
         """Run the network verify; ``image`` must be pullable by this cluster (push the tools image first)."""

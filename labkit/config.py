@@ -102,6 +102,7 @@ class ClusterConfig:
     metrics_bind_all: bool = False  # control-plane metrics on 0.0.0.0 (kube-prometheus-stack)
     node_labels: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     fail_cgroup_v1: bool = True  # False: let Kubernetes >= 1.35's kubelet start on a cgroup v1 host (deprecated)
+    node_image_override: str | None = None  # a locally built variant of the pinned image (e.g. + open-iscsi)
 
     def __post_init__(self) -> None:
         if not self.name.startswith("labkit") or not _NAME.match(self.name) or len(self.name) > 40:
@@ -130,7 +131,7 @@ class ClusterConfig:
 
     @property
     def image(self) -> str:
-        return node_image(self.kubernetes)
+        return self.node_image_override or node_image(self.kubernetes)
 
     @property
     def kubeadm_api(self) -> str:

@@ -40,6 +40,7 @@ class Step:
     retries: int = 1  # attempts until the exit code is in ok_codes (eventual effects: policy programming)
     retry_delay: float = 2.0
     expect: str = ""  # what success looks like, when it is not plain "exit 0"
+    fix: str = ""  # what to do when this step fails (else the cause's own fix)
 
     def __post_init__(self) -> None:
         if self.capture is not None and not _VAR.fullmatch("${" + self.capture + "}"):
@@ -109,8 +110,9 @@ class StepFailed(LabkitError):
     def __init__(self, step: Step, cause: LabkitError, diagnostics: str) -> None:
         self.step, self.cause, self.diagnostics = step, cause, diagnostics
         msg = f"step failed: {step.title}\n{cause.message}"
-        super().__init__(msg + (f"\n--- diagnostics ---\n{diagnostics}" if diagnostics else ""), fix=cause.fix or
-                         "fix the cause above and run the plan again: finished steps are skipped")
+        super().__init__(msg + (f"\n--- diagnostics ---\n{diagnostics}" if diagnostics else ""),
+                         fix=step.fix or cause.fix or "fix the cause above and run the plan again: finished steps "
+                         "are skipped")
 
 
 @dataclass

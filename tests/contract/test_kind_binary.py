@@ -116,9 +116,11 @@ def _unreachable_kubeconfig(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("cni", ["kindnet", "calico", "cilium", "cilium-kpr", "flannel"])
+@pytest.mark.parametrize("cni,storage", [("kindnet", None), ("calico", None), ("cilium", None),
+                                         ("cilium-kpr", None), ("flannel", None), ("kindnet", "local-path"),
+                                         ("kindnet", "openebs"), ("kindnet", "longhorn")])
 def test_real_kubectl_and_helm_accept_every_flag_of_the_up_plan(kind_bin: Path, tmp_path: Path, cni: str,
-                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                  storage: str | None) -> None:
     """kubectl and helm parse flags before they touch the network; a server on a closed port turns every
     command into a fast connection error, so a flag they do not know is the only other way to fail."""
     from labkit import cluster
@@ -131,9 +133,10 @@ def test_real_kubectl_and_helm_accept_every_flag_of_the_up_plan(kind_bin: Path, 
                         helm_bin=str(tools / "helm"))
     env = {**os.environ, "HOME": str(tmp_path), "HELM_CONFIG_HOME": str(tmp_path / "h"),
            "HELM_CACHE_HOME": str(tmp_path / "hc"), "HELM_DATA_HOME": str(tmp_path / "hd")}
-    values = {"ECHO0_IP": "10.244.1.2", "ECHO1_IP": "10.244.2.2", "SVC_IP": "10.96.0.20"}
+    values = {"ECHO0_IP": "10.244.1.2", "ECHO1_IP": "10.244.2.2", "SVC_IP": "10.96.0.20", "SUM": "ab12",
+              "PV": "pvc-1"}
     checked = 0
-    for step in cluster.up_script(cni, target=target, registry=True).steps:
+    for step in cluster.up_script(cni, target=target, registry=True, storage=storage).steps:
         for cmd in (step.cmd, step.check):
             if cmd is None or Path(cmd.argv[0]).name not in ("kubectl", "helm"):
                 continue

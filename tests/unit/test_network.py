@@ -52,7 +52,7 @@ class Fake:
             raise answer
         rc, out = answer if isinstance(answer, tuple) else (answer, "")
         if check and rc:
-            raise CommandError(argv, rc, out, "scripted failure")
+            raise CommandError(argv, rc, out, out or "scripted failure")
         return Result(tuple(argv), rc, out, "")
 
     def argvs(self) -> list[list[str]]:
