@@ -45,7 +45,7 @@ def checks(*, ports: Sequence[int] = DEFAULT_PORTS, probe_privileged: bool = Tru
     rows.append(_cgroup(docker_info))
     if docker_info is not None and probe_privileged:
         rows.append(_privileged())
-    rows += [_inotify(), _memory(), _disk()]
+    rows += [_inotify(), _memory(), _disk(), _iscsi()]
     rows += [_tool(name) for name in ("kind", "kubectl", "helm")]
     rows += [_host_tool("fio", "the S0 host-filesystem storage baseline")]
     rows += [_port(p) for p in ports]
@@ -182,6 +182,16 @@ def _disk() -> Check:
         return Check("disk", WARN, f"{free:.1f} GiB free at {probe}", "free space: images and kind nodes need "
                      f"{MIN_DISK_GIB:g}+ GiB (`docker system prune`)")
     return Check("disk", OK, f"{free:.1f} GiB free at {probe}")
+
+
+def _iscsi() -> Check:
+    from labkit.components.storage import iscsi_support
+
+    ok, why = iscsi_support()
+    if ok:
+        return Check("iSCSI (Longhorn)", OK, why)
+    return Check("iSCSI (Longhorn)", WARN, why + "; Longhorn on kind needs it (the other storage options do not)",
+                 "a Linux kernel with iscsi_tcp (`sudo modprobe iscsi_tcp`)")
 
 
 def _tool(name: str) -> Check:

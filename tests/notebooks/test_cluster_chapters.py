@@ -1,4 +1,4 @@
-"""Chapter 03 runs top to bottom here in plan-only mode: its plans, tables and verify steps render."""
+"""Chapters 03 (network) and 04 (storage) run top to bottom here in plan-only mode: plans, tables, verify steps."""
 
 from __future__ import annotations
 
@@ -33,3 +33,16 @@ def test_network_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, cn
     for needle in expect:
         assert needle in text, needle
     assert "Weave Net (retired)" in text and "NOT enforced" in text
+
+
+@pytest.mark.parametrize("option,expect", [
+    ("openebs", ["--version 4.6.1", "mayastor", "sha256sum -c", "Wait for the PVC to be Bound"]),
+    ("longhorn", ["docker build --tag labkit/kind-node-iscsi:v1.36.1-1", "volumes.longhorn.io"]),
+])
+def test_storage_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, option: str,
+                                                               expect: list[str]) -> None:
+    nb = execute("04-storage", tmp_path, storage=option, live="no")
+    text = _text(nb)
+    assert "plan only:" in text and "Rook-Ceph" in text
+    for needle in expect:
+        assert needle in text, needle
