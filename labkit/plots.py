@@ -204,3 +204,49 @@ def write_report(path: str | Path, *, title: str, figures: Sequence[tuple[str, g
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+
+#: Caption of every chart of kind results (DESIGN §4: one kernel, one disk).
+KIND_NOTE = "All nodes share one host kernel: these are overheads relative to this host, not production throughput."
+_REFERENCES = (("ratio_n2", "N2 (kind-bridge)"), ("ratio_n3", "N3 (hostnet)"))
+_CNI_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
+
+
+def cni_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None, title: str | None = None) -> go.Figure:
+    """CNIs side by side: each cell's median as a ratio to its own run's N2 (left) and N3 (right), CI whiskers.
+
+    Input: :func:`labkit.bench.kind.ladder` output (one run per CNI). Cells without values are
+    listed under the plot with the reason; the one-kernel caveat is the subtitle.
+    """
+    from plotly.subplots import make_subplots
+
+    in_test = (ladder["test"] == test) if test else pd.Series(True, index=ladder.index)
+    data = ladder[(ladder["metric"] == metric) & in_test]
+    tests = list(dict.fromkeys(data["test"]))
+    colours = {cni: _CNI_COLOURS[i % len(_CNI_COLOURS)] for i, cni in enumerate(dict.fromkeys(ladder["cni"]))}
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[f"÷ {label}" for _, label in _REFERENCES])
+    for cni, g in data.groupby("cni", sort=False):
+        x = g["cell"] if len(tests) <= 1 else g["cell"] + " · " + g["test"]
+        for col, (key, label) in enumerate(_REFERENCES, 1):
+            fig.add_bar(name=str(cni), legendgroup=str(cni), showlegend=col == 1, x=x, y=g[key],
+                        marker_color=colours[cni], error_y=_whiskers(g[key], g[f"{key}_lo"], g[f"{key}_hi"]),
+                        customdata=np.column_stack([g["median"], g["n"]]), row=1, col=col,
+                        hovertemplate=f"{html.escape(str(cni))} %{{x}} ÷ {label}: %{{y:.3f}}<br>median "
+                        "%{customdata[0]:.4g} (n = %{customdata[1]})<extra></extra>")
+        for col in (1, 2):
+            fig.add_hline(y=1.0, line_dash="dash", line_color="black", row=1, col=col)
+    heading = f"{metric}{' · ' + test if test else ''}: each CNI relative to the baselines of its own run"
+    fig.update_layout(title={"text": title or heading, "subtitle": {"text": KIND_NOTE}}, barmode="group",
+                      yaxis_title="ratio (1 = same as the baseline)", legend_title="CNI", margin={"t": 110})
+    gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
+    gone = gone.drop_duplicates(["cni", "cell"])
+    for i, row in enumerate(gone.itertuples(index=False)):
+        note = row.note if isinstance(row.note, str) and row.note else "no values"
+        fig.add_annotation(text=f"{row.cni} {row.cell}: unavailable: {_short(note)}", hovertext=note, xref="paper",
+                           yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left", yanchor="top",
+                           font={"size": 11, "color": "#555"})
+    if len(gone):
+        fig.update_layout(margin={"t": 110, "b": 90 + 28 * len(gone)})
+    return fig

@@ -12,6 +12,8 @@ from labkit.log import log
 from labkit.paths import results_dir
 
 SUMMARY_COLS = ["cell", "test", "metric", "n", "median", "ci_lo", "ci_hi", "cv", "ratio", "baseline_cell", "note"]
+LADDER_COLS = ["cni", "cell", "level", "test", "metric", "n", "median", "ratio_n2", "ratio_n3", "note"]
+CLUSTER_FLAGS = ("cni", "workers", "keep", "context", "kubeconfig", "docker_network")
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -24,10 +26,21 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
         "bench", help="run a network or storage benchmark matrix",
         description="Measure every cell × test × repetition (interleaved), store tidy rows, print per cell the "
         "median, its 95%% bootstrap CI, the CV and the ratio to the cell's baseline.",
-        epilog="Example: labkit bench net --cells loopback,bridge --tests tcp-1,latency --reps 6")
+        epilog="Examples: labkit bench net --cells loopback,bridge --tests tcp-1,latency --reps 6 | "
+        "labkit bench net --target kind --cni kindnet,calico (a fresh kind cluster per CNI) | "
+        "labkit bench net --target cluster --context my-cluster --cni cilium")
     b.add_argument("suite", choices=["net", "storage"])
     b.add_argument("--target", default="engine", choices=["engine", "kind", "cluster"],
-                   help="where to measure (default: engine, the local Docker daemon)")
+                   help="where to measure (default: engine, the local Docker daemon; kind: fresh kind clusters, "
+                   "one per --cni; cluster: an existing cluster, --context)")
+    b.add_argument("--cni", help="kind: comma-separated CNIs to compare, each on a fresh cluster (kindnet, calico, "
+                   "cilium, cilium-kpr, flannel; default kindnet); cluster: the CNI it runs (a label)")
+    b.add_argument("--workers", type=int, default=None, help="kind: worker nodes per cluster (default 2)")
+    b.add_argument("--keep", action="store_true", help="kind: keep each cluster after its run (labkit down removes it)")
+    b.add_argument("--context", help="cluster: the kubeconfig context to measure")
+    b.add_argument("--kubeconfig", help="cluster: kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
+    b.add_argument("--docker-network", help="cluster: a Docker network beside its nodes, for the N2 cell "
+                   "(kind always uses 'kind')")
     b.add_argument("--cells", help="comma-separated cells (default: all the target offers)")
     b.add_argument("--tests", help="net: tcp-1,tcp-N,udp,latency; storage: fio job names (default: the profile's)")
     b.add_argument("--profile", default="quick", help="quick (n=6, short) or full (n=10, longer)")
@@ -74,6 +87,27 @@ def _store(args: argparse.Namespace) -> Any:
     return Store(args.store or results_dir())
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_target_flags(args: argparse.Namespace) -> None:
+    """Refuse flags that mean nothing for the chosen target, naming where they do apply."""
+    given = [f for f in CLUSTER_FLAGS if getattr(args, f, None) not in (None, False)]
+    if args.target == "engine" and given:
+        raise BadInput(_flag(given[0]), getattr(args, given[0]), "only with --target kind or cluster",
+                       fix="add --target kind (fresh kind clusters) or --target cluster --context NAME")
+    wrong = {"kind": ("context", "kubeconfig", "docker_network"), "cluster": ("workers", "keep")}.get(args.target, ())
+    for name in wrong:
+        if name in given:
+            other = "cluster" if args.target == "kind" else "kind"
+            raise BadInput(_flag(name), getattr(args, name), f"only with --target {other}")
+    if args.target != "engine":
+        for name, value in (("--ab", args.ab), ("--impair", args.impair), ("--size", args.size)):
+            if value:
+                raise BadInput(name, value, "only with --target engine (cluster cells cannot be impaired yet)")
+
+
 def bench(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -81,8 +115,11 @@ def bench(args: argparse.Namespace) -> int:
 
     if args.impair_cells and not args.impair:
         raise BadInput("--impair-cells", args.impair_cells, "only together with --impair")
+    _check_target_flags(args)
     request = dict(target=args.target, cells=_csv(args.cells), tests=_csv(args.tests), profile=args.profile,
                    reps=args.reps, duration_s=args.duration, size=args.size)
+    if args.target != "engine":
+        return _bench_cluster(args, request)
     if args.ab:
         a, b = runner.run_ab(args.suite, **request, impair=args.impair, impair_cells=_csv(args.impair_cells),
                              store=_store(args))
@@ -96,6 +133,56 @@ def bench(args: argparse.Namespace) -> int:
         print(summary[[c for c in SUMMARY_COLS if c in summary]].to_string(index=False))
     print(f"\nrun id: {res.run_id}  (labkit report {res.run_id})")
     return 0
+
+
+def _bench_cluster(args: argparse.Namespace, request: dict[str, Any]) -> int:
+    """``--target kind``: a fresh cluster per CNI; ``--target cluster``: the given context, nothing created."""
+    from labkit.bench import kind, kind_net, runner
+
+    cnis = _csv(args.cni)
+    runner.plan(args.suite, target=args.target, cni=(cnis or [None])[0] if args.target == "kind" else None,
+                **{k: v for k, v in request.items() if k not in ("target", "size")})  # storage: Unavailable, here
+    common = {k: v for k, v in request.items() if k in ("cells", "tests", "profile", "reps", "duration_s")}
+    if args.target == "kind":
+        cnis = [kind_net.check_cni(c) for c in cnis or ["kindnet"]]
+        workers = 2 if args.workers is None else args.workers
+        result = kind.compare_cnis(cnis, workers=workers, keep=args.keep, store=_store(args), **common)
+        _print_ladder(kind.ladder(result.rows()))
+        for cni, why in result.failed.items():
+            print(f"\n{cni}: not measured: {why}")
+        print("\nrun ids: " + ", ".join(f"{c} {r.run_id}" for c, r in result.runs.items()))
+        return 1 if result.failed else 0
+    if not args.context:
+        raise BadInput("--context", None, "the kubeconfig context of the cluster to measure",
+                       fix="list them with `kubectl config get-contexts`")
+    if cnis and len(cnis) > 1:
+        raise BadInput("--cni", args.cni, "one name on --target cluster (the CNI the cluster runs)",
+                       fix="compare CNIs with --target kind, one fresh cluster each")
+    res = kind.run_on_cluster(_kube_target(args.context, args.kubeconfig), cni=(cnis or [None])[0],
+                              docker_network=args.docker_network, store=_store(args), **common)
+    _print_ladder(kind.ladder(res.rows()))
+    print(f"\nrun id: {res.run_id}  (labkit report {res.run_id})")
+    return 0
+
+
+def _kube_target(context: str, kubeconfig: str | None) -> Any:
+    """A cluster labkit did not make: its kubeconfig is read, never written."""
+    import os
+
+    from labkit.target import KubeTarget
+
+    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or str(Path.home() / ".kube/config")
+    return KubeTarget(name=context, kubeconfig=path, context=context)
+
+
+def _print_ladder(table: Any) -> None:
+    import pandas as pd
+
+    from labkit.plots import KIND_NOTE
+
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(table[[c for c in LADDER_COLS if c in table]].to_string(index=False))
+    print(f"\nratio_n2 / ratio_n3: median relative to N2 (kind-bridge) / N3 (hostnet) of the same run. {KIND_NOTE}")
 
 
 def runs(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from labkit import __version__, engine
 from labkit._run import default_runner
-from labkit.bench import engine_net, engine_storage, impair as impair_mod, net, profiles, storage
+from labkit.bench import engine_net, engine_storage, impair as impair_mod, kind_net, net, profiles, storage
 from labkit.bench.cells import Cell
 from labkit.bench.schema import METRICS
 from labkit.bench.store import Store, new_run_id, utcnow
@@ -30,19 +30,31 @@ from labkit.versions import project_root
 if TYPE_CHECKING:
     import pandas as pd
 
+    from labkit._run import Runner
+    from labkit.target import KubeTarget
+
 SUITES = ("net", "storage")
 TARGETS = ("engine", "kind", "cluster")
 
 
-def catalog(suite: str, target: str = "engine") -> dict[str, Cell]:
-    """The cells a target offers for a suite."""
+def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
+            docker_network: str | None = None) -> dict[str, Cell]:
+    """The cells a target offers for a suite.
+
+    On ``kind`` the cells measure ``cni`` (default kindnet) and N2 runs on the Docker network
+    ``docker_network`` (default ``kind``). On ``cluster`` the CNI is only a label, and N2 is
+    offered only when a Docker network beside the nodes is named.
+    """
     _check_choice("suite", suite, SUITES)
     _check_choice("target", target, TARGETS)
-    if target != "engine":
-        raise Unavailable(f"the {target} target's benchmark cells arrive with the kind/network and storage "
-                          "chapters; today only --target engine runs",
+    if target == "engine":
+        return dict(engine_net.CELLS if suite == "net" else engine_storage.CELLS)
+    if suite == "storage":
+        raise Unavailable(f"the {target} target's storage cells arrive with the storage chapter",
                           fix="use --target engine")
-    return dict(engine_net.CELLS if suite == "net" else engine_storage.CELLS)
+    if target == "kind":
+        return kind_net.cells(kind_net.check_cni(cni or "kindnet"))
+    return kind_net.cells(cni or "unknown", bridge=docker_network is not None)
 
 
 def _check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
@@ -63,13 +75,23 @@ class Plan:
     impairment: impair_mod.Impairment | None
     impair_cells: list[str]
     impair_explicit: bool
+    cni: str | None = None
+    docker_network: str | None = None
+    kube: KubeTarget | None = None
 
     def describe(self) -> str:
         names = ", ".join(c.name for c in self.cells)
         tests = ", ".join(t.name for t in self.tests)
         imp = f"; impairment {self.impairment.spec} on {', '.join(self.impair_cells)}" if self.impairment else ""
-        return (f"{self.suite} on {self.target}, profile {self.profile.name}: cells [{names}] × tests [{tests}] "
+        where = self.target if self.kube is None else f"{self.target} {self.kube.name}"
+        cni = f" with CNI {self.cni}" if self.cni else ""
+        return (f"{self.suite} on {where}{cni}, profile {self.profile.name}: cells [{names}] × tests [{tests}] "
                 f"× {self.reps} repetitions, interleaved{imp}")
+
+    @property
+    def needs_docker(self) -> bool:
+        """Whether a cell runs on the local Docker engine (every engine cell; N2 beside a kind cluster)."""
+        return self.target == "engine" or any(c.name in kind_net.DOCKER_CELLS for c in self.cells)
 
 
 def plan(
@@ -84,9 +106,20 @@ def plan(
     size: str | None = None,
     impair: str | None = None,
     impair_cells: Sequence[str] | None = None,
+    cni: str | None = None,
+    docker_network: str | None = None,
+    kube: KubeTarget | None = None,
 ) -> Plan:
-    """Validate the request; every bad value raises :class:`BadInput` naming what is allowed."""
-    known = catalog(suite, target)
+    """Validate the request; every bad value raises :class:`BadInput` naming what is allowed.
+
+    ``cni``, ``docker_network`` and ``kube`` (the cluster to run pods in) apply to the kind and
+    cluster targets only.
+    """
+    given = [k for k, v in {"cni": cni, "docker_network": docker_network, "kube": kube}.items() if v]
+    if target == "engine" and given:
+        raise BadInput("option for the engine target", ", ".join(given), "cni, docker_network and kube only with "
+                       "target kind or cluster", fix="drop them, or use target='kind'")
+    known = catalog(suite, target, cni=cni, docker_network=docker_network)
     prof = profiles.get(profile)
     names = list(cells) if cells else list(known)
     for name in names:
@@ -127,8 +160,10 @@ def plan(
     for name in targets:
         if name not in names:
             raise BadInput("impaired cell", name, f"one of the cells being run: {', '.join(names)}")
+    kube_cni = (cni or ("kindnet" if target == "kind" else "unknown")) if target != "engine" else None
+    network = (docker_network or "kind") if target == "kind" else docker_network
     return Plan(suite, target, prof, [known[n] for n in names], test_objs, n, imp,
-                targets if imp else [], bool(impair_cells))
+                targets if imp else [], bool(impair_cells), kube_cni, network, kube)
 
 
 @dataclass
@@ -180,11 +215,22 @@ def run(
     store: Store | str | None = None,
     notebook: str | None = None,
     timeout: float | None = None,
+    cni: str | None = None,
+    docker_network: str | None = None,
+    kube: KubeTarget | None = None,
+    image: str | None = None,
+    runner: Runner | None = None,
 ) -> BenchRun:
-    """Plan, then measure every cell × test × repetition; returns the stored run."""
+    """Plan, then measure every cell × test × repetition; returns the stored run.
+
+    On target ``kind`` or ``cluster``, ``kube`` is the cluster to run pods in, ``cni`` names the
+    CNI being measured (stored as each cell's component), ``image`` overrides the pinned tools
+    image the pods run, and ``runner`` runs the kubectl commands (tests pass a recording fake).
+    """
     p = plan(suite, target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
-             size=size, impair=impair, impair_cells=impair_cells)
-    return _execute([p], store=store, notebook=notebook, timeout=timeout, size=size)[0]
+             size=size, impair=impair, impair_cells=impair_cells, cni=cni, docker_network=docker_network, kube=kube)
+    return _execute([p], store=store, notebook=notebook, timeout=timeout, size=size, image=image,
+                    runner=runner)[0]
 
 
 def run_ab(
@@ -195,18 +241,22 @@ def run_ab(
     store: Store | str | None = None,
     notebook: str | None = None,
     timeout: float | None = None,
+    image: str | None = None,
+    runner: Runner | None = None,
     **request: Any,
 ) -> tuple[BenchRun, BenchRun]:
     """Measure a baseline (A) and a candidate (B, with ``impair`` if given) interleaved A B A B …
 
     ``request`` takes the matrix arguments of :func:`run` (target, cells, tests, profile,
-    reps, duration_s, size). Each arm has its own workloads; repetition by repetition the
-    arms alternate, so slow drift of the host falls on both equally. Two runs are stored,
-    each naming the other in its meta; compare them with :func:`labkit.bench.compare.compare`.
+    reps, duration_s, size; cni, docker_network, kube on a cluster). Each arm has its own
+    workloads; repetition by repetition the arms alternate, so slow drift of the host falls on
+    both equally. Two runs are stored, each naming the other in its meta; compare them with
+    :func:`labkit.bench.compare.compare`.
     """
     a = plan(suite, **request)
     b = plan(suite, **request, impair=impair, impair_cells=impair_cells)
-    ra, rb = _execute([a, b], store=store, notebook=notebook, timeout=timeout, size=request.get("size"))
+    ra, rb = _execute([a, b], store=store, notebook=notebook, timeout=timeout, size=request.get("size"),
+                      image=image, runner=runner)
     return ra, rb
 
 
@@ -221,21 +271,41 @@ class _Arm:
     impaired: dict[str, str]
 
 
+def _check_cluster(p: Plan) -> None:
+    if p.target != "engine" and p.kube is None and any(c.name not in kind_net.DOCKER_CELLS for c in p.cells):
+        raise BadInput("cluster", None, f"a KubeTarget (kube=...) for the pods of target {p.target}",
+                       fix="labkit.bench.kind.compare_cnis makes fresh kind clusters; run_on_cluster takes one")
+
+
+def _image(plans: list[Plan], image: str | None) -> str:
+    """The pinned tools image: built locally when a cell runs on Docker; pods find it in their nodes."""
+    from labkit import images
+    from labkit.versions import tools_image
+
+    ref = kind_net.check_image(image) if image else tools_image()
+    if ref == tools_image() and any(p.needs_docker for p in plans):
+        images.ensure_tools()
+    return ref
+
+
 def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | None, timeout: float | None,
-             size: str | None) -> list[BenchRun]:
+             size: str | None, image: str | None = None, runner: Runner | None = None) -> list[BenchRun]:
     from contextlib import ExitStack
 
-    from labkit import images
     from labkit.bench import host
 
+    for p in plans:
+        _check_cluster(p)
     st = store if isinstance(store, Store) else Store(store or results_dir())
-    image = images.ensure_tools()
-    info = engine.info()
+    image = _image(plans, image)
+    docker = any(p.needs_docker for p in plans) or engine.available()
+    info = engine.info() if docker else {}
     sha, dirty = _git()
-    hostfacts = host.facts(docker_version=str(info.get("ServerVersion")),
+    hostfacts = host.facts(docker_version=str(info["ServerVersion"]) if "ServerVersion" in info else None,
                            cgroup_version=str(info.get("CgroupVersion", "")), scratch=_scratch())
     run_ids = [new_run_id() for _ in plans]
     arms: list[_Arm] = []
+    clusters: dict[KubeTarget, kind_net.BenchCluster] = {}
     with ExitStack() as stack:
         for i, p in enumerate(plans):
             params = {"suite": p.suite, "target": p.target, "cells": [c.name for c in p.cells],
@@ -243,11 +313,14 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
                       "duration_s": p.tests[0].duration_s if p.suite == "net" else p.tests[0].runtime_s,
                       "size": size, "impair": p.impairment.spec if p.impairment else None,
                       "impair_cells": p.impair_cells}
+            if p.target != "engine":
+                params.update(cni=p.cni, docker_network=p.docker_network, cluster=p.kube.name if p.kube else None)
             pair = [r for r in run_ids if r != run_ids[i]]
             meta = {"run_id": run_ids[i], "suite": p.suite, "target": p.target, "profile": p.profile.name,
                     "params": params, "notebook": notebook, "host": hostfacts, "host_class": hostfacts["host_class"],
                     "git_sha": sha, "impairment": params["impair"], "image": image,
-                    "interleaved_with": pair[0] if pair else None, "arm": "AB"[i] if len(plans) > 1 else None}
+                    "interleaved_with": pair[0] if pair else None, "arm": "AB"[i] if len(plans) > 1 else None,
+                    "cni": p.cni, "docker_network": p.docker_network}
             log(f"run {run_ids[i]}: {p.describe()}")
             writer = stack.enter_context(st.new_run(meta))
             scope = stack.enter_context(engine.Scope())
@@ -255,12 +328,26 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
             common = {"run_id": run_ids[i], "session_id": scope.session, "git_sha": sha, "git_dirty": dirty,
                       "lab_version": __version__, "notebook": notebook, "params_hash": _params_hash(params),
                       "profile": p.profile.name, "target": p.target, **hostfacts}
-            sessions, unavailable, impaired = _open(p, scope, image)
+            cluster = _cluster(p, clusters, runner)
+            if cluster is not None:
+                common.update(cluster.facts())
+                writer.update_meta(cluster=cluster.describe())
+            sessions, unavailable, impaired = _open(p, scope, image, cluster)
             arms.append(_Arm(p, writer, common, scope, sessions, unavailable, impaired))
         _measure(arms, timeout)
     for arm in arms:
         log(f"✓ run {arm.common['run_id']} stored in {st.root} ({arm.writer.n_rows} rows)")
     return [BenchRun(r, st) for r in run_ids]
+
+
+def _cluster(p: Plan, clusters: dict[KubeTarget, kind_net.BenchCluster],
+             runner: Runner | None) -> kind_net.BenchCluster | None:
+    """The plan's cluster, prepared once per run (A and B arms share it); None when no pod cell runs."""
+    if p.kube is None or all(c.name in kind_net.DOCKER_CELLS for c in p.cells):
+        return None
+    if p.kube not in clusters:
+        clusters[p.kube] = kind_net.prepare(p.kube, runner=runner)
+    return clusters[p.kube]
 
 
 def _scratch() -> str:
@@ -274,7 +361,8 @@ def _rows(cell: Cell, test: Any, common: dict[str, Any], *, block: int, t0: str,
           impairment: str) -> list[dict[str, Any]]:
     base = {**common, "repetition": block, "block": block, "ts_start_utc": t0, "ts_end_utc": utcnow(),
             "status": status, "error": error, "suite": cell.suite, "component": cell.component,
-            "component_version": common.get("docker_version"), "component_config": json.dumps(cell.config),
+            "component_version": cell.config["version"] if "version" in cell.config else common.get("docker_version"),
+            "component_config": json.dumps(cell.config),
             "cell": cell.name, "baseline_cell": cell.baseline, "baseline_level": cell.level,
             "placement": cell.placement, "path": cell.path, "tool_version": tool_version,
             "impairment": impairment or None, **scenario}
@@ -288,12 +376,18 @@ def _scenario(test: Any) -> dict[str, Any]:
     return test.scenario() if isinstance(test, net.NetTest) else test.scenario(direct=True)
 
 
-def _open(p: Plan, scope: engine.Scope, image: str) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+def _open(p: Plan, scope: engine.Scope, image: str,
+          cluster: kind_net.BenchCluster | None = None) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     sessions: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     impaired: dict[str, str] = {}
-    ctx = {"image": image, "fio_size": p.tests[0].size if p.suite == "storage" else None}
-    opener = engine_net.open_cell if p.suite == "net" else engine_storage.open_cell
+    ctx: dict[str, Any] = {"image": image, "fio_size": p.tests[0].size if p.suite == "storage" else None}
+    if p.target == "engine":
+        opener = engine_net.open_cell if p.suite == "net" else engine_storage.open_cell
+    else:
+        opener = kind_net.open_cell
+        ctx.update(target=p.kube, cni=p.cni, docker_network=p.docker_network, cluster=cluster,
+                   cells={c.name: c for c in p.cells})
     for cell in p.cells:
         try:
             impair = p.impairment if cell.name in p.impair_cells else None

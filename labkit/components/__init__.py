@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+# Plain scalars a YAML 1.2 parser (kubectl's) reads as numbers or booleans although PyYAML (YAML 1.1) would
+# write them unquoted: 12e4, 0123, 0x1f, 0o17, .5, yes/no/on/off (1.1 booleans quoted anyway).
+_NUMERIC = re.compile(r"^[-+]?(\.[0-9]+|[0-9][0-9_]*(\.[0-9]*)?)([eE][-+]?[0-9]+)?$|^0[xob][0-9a-fA-F_]+$")
 
 
 def to_yaml(objs: list[dict[str, Any]]) -> str:
@@ -13,7 +18,8 @@ def to_yaml(objs: list[dict[str, Any]]) -> str:
         pass
 
     def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
-        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+        style = "|" if "\n" in value else ("'" if _NUMERIC.match(value) else None)
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
     Dumper.add_representer(str, text)
     return "---\n".join(yaml.dump(o, Dumper=Dumper, sort_keys=False) for o in objs)

@@ -57,3 +57,68 @@ def test_default_profile_makes_a_ready_cluster_and_is_removed(kind_ready: None, 
     from labkit import clean
 
     assert cfg.name not in clean.kind_clusters()
+
+
+def _matches(planned: tuple[str, ...], argv: list[str]) -> bool:
+    """``argv`` is ``planned`` with its ``${VAR}`` placeholders filled in."""
+    import re
+
+    if len(planned) != len(argv):
+        return False
+    for p, a in zip(planned, argv):
+        pattern = "^" + re.sub(r"\\\$\\\{[A-Z0-9_]+\\\}", ".+", re.escape(p)) + "$"
+        if not re.match(pattern, a):
+            return False
+    return True
+
+
+class Recorder:
+    """The real runner, recording every argv so the run can be compared with the plan's transcript."""
+
+    def __init__(self) -> None:
+        from labkit._run import SubprocessRunner
+
+        self.real, self.argvs = SubprocessRunner(), []  # type: ignore[var-annotated]
+
+    def run(self, argv, **kw):  # type: ignore[no-untyped-def]
+        self.argvs.append([str(a) for a in argv])
+        return self.real.run(argv, **kw)
+
+
+@pytest.fixture(scope="module")
+def cgroup_ok(kind_ready: None) -> None:
+    info = engine.client().info()
+    if str(info.get("CgroupVersion", "2")) == "1":
+        pytest.skip("kind tier: cgroup v1 host; Kubernetes >= 1.35 needs cgroup v2 (or `labkit up --allow-cgroup-v1`)")
+
+
+@pytest.mark.parametrize("cni", ["kindnet", "calico", "cilium", "cilium-kpr", "flannel"])
+def test_up_installs_verifies_benchmarks_and_down_removes(cgroup_ok: None, cni: str) -> None:
+    """`labkit up --cni X` for real: create, registry, install, load image, verify (the plan's own checks:
+    DNS, pod-to-pod across nodes, Service, NetworkPolicy as expected for X), a quick benchmark, delete."""
+    from labkit import clean, cluster
+    from labkit.steps import substitute
+
+    if cni.startswith("cilium") and not tools.find("helm").ok:
+        pytest.skip(f"kind tier: helm not found ({tools.install_hint('helm')})")
+    name = f"labkit-e2e-{cni}"
+    rec = Recorder()
+    try:
+        target = cluster.up(cni, workers=2, name=name, runner=rec)
+        script = cluster.up_script(cni, cfg=cluster.cluster_config(cni, name=name), target=target)
+        planned = [c.argv for s in script.steps for c in (s.cmd, s.check, *s.diagnose) if c is not None]
+        ran = [a for a in rec.argvs if a[:3] != [target.kind, "get", "clusters"]]
+        for argv in ran:  # nothing ran that the transcript does not show
+            assert any(_matches(p, argv) for p in planned), argv
+        verify = script.plans[-1]
+        verify.run(rec)
+        assert verify.values["ECHO0_IP"] and verify.values["SVC_IP"]
+        assert substitute(["${ECHO0_IP}"], verify.values) != ["${ECHO0_IP}"]
+        from labkit.bench import kind as kind_bench
+
+        result = kind_bench.run_on_cluster(target, cni=cni, profile="quick", reps=2, tests=["tcp-1", "latency"])
+        rows = result.rows()
+        assert {"kind-bridge", "hostnet", "pod-same-node", "pod-cross-node", "clusterip"} <= set(rows["cell"])
+    finally:
+        cluster.down(name)
+    assert name not in clean.kind_clusters()

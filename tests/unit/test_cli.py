@@ -70,11 +70,6 @@ def test_bad_bench_requests_exit_2_before_anything_runs(argv: list[str], message
     assert message in err and "Traceback" not in err
 
 
-def test_bench_on_a_target_not_built_yet_exits_1_with_a_fix(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["bench", "net", "--target", "kind"]) == 1
-    assert "Fix: use --target engine" in capsys.readouterr().err
-
-
 def test_runs_on_an_empty_store_says_how_to_start_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["runs", "--store", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == f"no runs in {tmp_path}; start one with `labkit bench net`"

@@ -1,0 +1,761 @@
+"""The kind target of the network benchmark, without a cluster: a recording fake kubectl, strict schemas.
+
+The fake answers the kubectl argv the cluster cells send the way a kind cluster would
+(nodes, pod IPs, a ClusterIP, iperf3 and sockperf output recorded from real runs) and
+records every argv and stdin, so the tests pin the exact command contract.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pandas as pd
+import pytest
+import yaml
+
+from labkit import cli, plots
+from labkit._run import Result
+from labkit.bench import kind, kind_net, runner
+from labkit.bench.store import Store
+from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit.target import KubeTarget
+from labkit.versions import tools_image
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+K8S_VERSIONS = ("1.34.0", "1.35.0", "1.36.0", "1.37.0")
+POD_CELLS = ["hostnet", "pod-same-node", "pod-cross-node", "clusterip"]
+KC = "/home/u/.local/share/labkit/kube/labkit-bench-calico.yaml"
+
+
+# --- a kind cluster as kubectl shows it ------------------------------------------------------------------
+
+
+def kind_node(name: str, ip: str, *, control_plane: bool = False, ready: bool = True,
+              unschedulable: bool = False) -> dict[str, Any]:
+    """One node of ``kubectl get nodes -o json`` on kind v0.32 (node image kindest/node:v1.36.1)."""
+    labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+              "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
+    spec: dict[str, Any] = {"podCIDR": f"10.244.{ip.rsplit('.', 1)[1]}.0/24", "providerID": f"kind://docker/x/{name}"}
+    if control_plane:
+        labels.update({"node-role.kubernetes.io/control-plane": "",
+                       "node.kubernetes.io/exclude-from-external-load-balancers": ""})
+        spec["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
+    if unschedulable:
+        spec["unschedulable"] = True
+        spec.setdefault("taints", []).append({"effect": "NoSchedule", "key": "node.kubernetes.io/unschedulable",
+                                              "timeAdded": "2026-11-26T18:02:11Z"})
+    conditions = [{"type": t, "status": "False", "reason": f"KubeletHas{r}"} for t, r in
+                  (("MemoryPressure", "SufficientMemory"), ("DiskPressure", "NoDiskPressure"),
+                   ("PIDPressure", "SufficientPID"))]
+    conditions.append({"type": "Ready", "status": "True" if ready else "False",
+                       "reason": "KubeletReady" if ready else "KubeletNotReady"})
+    return {"apiVersion": "v1", "kind": "Node",
+            "metadata": {"name": name, "labels": labels, "creationTimestamp": "2026-11-26T18:00:53Z",
+                         "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
+            "spec": spec,
+            "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+                       "conditions": conditions,
+                       "nodeInfo": {"kubeletVersion": "v1.36.1", "kubeProxyVersion": "",
+                                    "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64",
+                                    "containerRuntimeVersion": "containerd://2.1.4", "operatingSystem": "linux"}}}
+
+
+def node_list(workers: int, *, name: str = "labkit-bench-calico", **worker_kw: Any) -> dict[str, Any]:
+    nodes = [kind_node(f"{name}-control-plane", "172.18.0.2", control_plane=True)]
+    nodes += [kind_node(f"{name}-worker{'' if i == 0 else i + 1}", f"172.18.0.{i + 3}", **worker_kw)
+              for i in range(workers)]
+    return {"apiVersion": "v1", "kind": "List", "items": nodes, "metadata": {"resourceVersion": ""}}
+
+
+@dataclass
+class Call:
+    argv: list[str]
+    stdin: str | None
+    timeout: float
+
+    @property
+    def args(self) -> list[str]:
+        """The argv after ``kubectl --kubeconfig … [--context …]``."""
+        rest = self.argv[3:]
+        return rest[2:] if rest[:1] == ["--context"] else rest
+
+
+class FakeKube:
+    """A recording kubectl for one kind cluster. ``on[verb]`` overrides a verb's answer."""
+
+    def __init__(self, nodes: dict[str, Any]) -> None:
+        self.nodes = nodes
+        self.calls: list[Call] = []
+        self.pods: dict[str, dict[str, Any]] = {}  # name -> manifest
+        self.services: dict[str, dict[str, Any]] = {}
+        self.on: dict[str, Callable[[Call], Result]] = {}
+
+    def run(self, argv: list[str], *, timeout: float = 0, stdin: str | None = None, env: Any = None,
+            check: bool = True, quiet: bool = False) -> Result:
+        call = Call([str(a) for a in argv], stdin, timeout)
+        self.calls.append(call)
+        verb = call.args[0]
+        res = self.on[verb](call) if verb in self.on else getattr(self, "_" + verb)(call)
+        if check and not res.ok:
+            raise CommandError(call.argv, res.returncode, res.stdout, res.stderr)
+        return res
+
+    def ok(self, call: Call, stdout: str = "", stderr: str = "", rc: int = 0) -> Result:
+        return Result(tuple(call.argv), rc, stdout, stderr)
+
+    def _get(self, call: Call) -> Result:
+        what = call.args[1]
+        if what == "nodes":
+            return self.ok(call, json.dumps(self.nodes))
+        if what == "pod":
+            return self.ok(call, json.dumps({"status": {"podIP": self.pod_ip(call.args[2])}}))
+        if what == "service":
+            return self.ok(call, json.dumps({"spec": {"clusterIP": "10.96.17.4"}}))
+        if what == "pods":
+            selector = call.args[call.args.index("--selector") + 1]
+            items = [{"metadata": {"name": n}, "status": {"phase": "Running"}} for n, p in self.pods.items()
+                     if _matches(p["metadata"]["labels"], selector)]
+            return self.ok(call, json.dumps({"kind": "List", "items": items}))
+        return self.ok(call, "LAST SEEN   TYPE   REASON   OBJECT   MESSAGE\n")
+
+    def pod_ip(self, name: str) -> str:
+        pod = self.pods[name]
+        if pod["spec"].get("hostNetwork"):
+            return {n["metadata"]["name"]: n["status"]["addresses"][0]["address"]
+                    for n in self.nodes["items"]}[pod["spec"]["nodeName"]]
+        return f"10.244.{1 + sum(map(ord, name)) % 200}.7"  # a stable address per pod
+
+    def _apply(self, call: Call) -> Result:
+        for obj in yaml.safe_load_all(call.stdin or ""):
+            name = obj["metadata"]["name"]
+            if obj["kind"] == "Pod":
+                self.pods[name] = obj
+            elif obj["kind"] == "Service":
+                self.services[name] = obj
+        return self.ok(call, "pod/x created\n")
+
+    def _wait(self, call: Call) -> Result:
+        return self.ok(call, "".join(f"{p} condition met\n" for p in call.args if p.startswith("pod/")))
+
+    def _exec(self, call: Call) -> Result:
+        tool = call.args[call.args.index("--") + 4]
+        if tool == "iperf3":
+            return self.ok(call, (DATA / "iperf3-tcp-1.json").read_text())
+        if tool == "taskset":
+            return self.ok(call, (DATA / "sockperf-pingpong-tcp.txt").read_text())
+        return self.ok(call)
+
+    def _delete(self, call: Call) -> Result:
+        selector = call.args[call.args.index("--selector") + 1]
+        for table in (self.pods, self.services):
+            for name in [n for n, o in table.items() if _matches(o["metadata"]["labels"], selector)]:
+                del table[name]
+        return self.ok(call)
+
+    def _describe(self, call: Call) -> Result:
+        return self.ok(call, "Events:\n  Warning  Failed  kubelet  Failed to pull image \"labkit/tools:0.2.0\": "
+                             "ErrImageNeverPull\n")
+
+    def verbs(self) -> list[str]:
+        return [c.args[0] for c in self.calls]
+
+    def of(self, verb: str) -> list[Call]:
+        return [c for c in self.calls if c.args[0] == verb]
+
+
+def _matches(labels: dict[str, str], selector: str) -> bool:
+    return all(labels.get(k) == v for k, v in (kv.split("=") for kv in selector.split(",")))
+
+
+def target(context: str | None = None) -> KubeTarget:
+    return KubeTarget("labkit-bench-calico", KC, context, "labkit-bench-calico" if context is None else None)
+
+
+def bench(fake: FakeKube, store: Path, *, cells: list[str] | None = None, kube: KubeTarget | None = None,
+          **kw: Any) -> runner.BenchRun:
+    return runner.run("net", target="kind" if (kube or target()).kind_cluster else "cluster",
+                      cells=cells or POD_CELLS, tests=["tcp-1", "latency"], reps=2, duration_s=1,
+                      kube=kube or target(), cni="calico" if (kube or target()).kind_cluster else None,
+                      store=str(store), runner=fake, **kw)
+
+
+# --- placement -------------------------------------------------------------------------------------------
+
+
+def test_two_workers_take_the_pods_and_the_control_plane_is_left_alone() -> None:
+    p = kind_net.place(kind_net.parse_nodes(node_list(3)))
+    assert (p.first, p.second, p.tolerate_control_plane, p.note) == (
+        "labkit-bench-calico-worker", "labkit-bench-calico-worker2", False, "")
+    assert p.nodes_for("pod-same-node") == ("labkit-bench-calico-worker",) * 2
+    assert p.nodes_for("clusterip") == ("labkit-bench-calico-worker", "labkit-bench-calico-worker2")
+
+
+def test_one_worker_is_paired_with_the_control_plane_under_a_toleration() -> None:
+    p = kind_net.place(kind_net.parse_nodes(node_list(1)))
+    assert (p.first, p.second, p.tolerate_control_plane) == (
+        "labkit-bench-calico-worker", "labkit-bench-calico-control-plane", True)
+    objs = kind_net.cell_manifests("hostnet", session="abc", image=tools_image(), placement=p)
+    assert all(o["spec"]["tolerations"] == [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
+                                             "effect": "NoSchedule"}] for o in objs)
+
+
+def test_a_single_node_cluster_runs_same_node_cells_and_names_why_cross_node_cannot() -> None:
+    p = kind_net.place(kind_net.parse_nodes(node_list(0)))
+    assert (p.first, p.second, p.tolerate_control_plane) == ("labkit-bench-calico-control-plane", None, True)
+    assert p.nodes_for("pod-same-node") == ("labkit-bench-calico-control-plane",) * 2
+    for cell in ("hostnet", "pod-cross-node", "clusterip"):
+        with pytest.raises(Unavailable) as info:
+            p.nodes_for(cell)
+        assert "needs two nodes" in info.value.message and "one usable node" in info.value.message
+        assert info.value.fix and "--workers 2" in info.value.fix
+
+
+def test_not_ready_and_cordoned_workers_are_skipped_with_the_reason() -> None:
+    nodes = node_list(2)
+    nodes["items"][1] = kind_node("labkit-bench-calico-worker", "172.18.0.3", ready=False)
+    nodes["items"][2] = kind_node("labkit-bench-calico-worker2", "172.18.0.4", unschedulable=True)
+    parsed = {n.name: n.why_not for n in kind_net.parse_nodes(nodes)}
+    assert parsed == {"labkit-bench-calico-control-plane": "", "labkit-bench-calico-worker": "not Ready",
+                      "labkit-bench-calico-worker2": "cordoned"}
+    p = kind_net.place(kind_net.parse_nodes(nodes))
+    assert p.first == "labkit-bench-calico-control-plane" and p.second is None
+    assert "worker not Ready" in p.note and "worker2 cordoned" in p.note
+
+
+def test_no_usable_node_makes_every_pod_cell_unavailable() -> None:
+    p = kind_net.place(kind_net.parse_nodes({"items": []}))
+    with pytest.raises(Unavailable, match="no node can take the bench pods"):
+        p.nodes_for("pod-same-node")
+
+
+# --- manifests -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [2, 1, 0])
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+def test_every_manifest_is_valid_under_the_strict_schema(version: str, workers: int) -> None:
+    objs = kind_net.all_manifests(node_list(workers), session="0a1b2c3d4e")
+    assert len(objs) == (10 if workers else 3)  # namespace + 4 pod pairs + 1 service; one node: same-node only
+    for obj in objs:
+        try:
+            used = kubernetes_validate.validate(obj, version, strict=True)
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            pytest.fail(f"no schema for {obj['kind']} in Kubernetes {version}: {exc}")
+        except kubernetes_validate.ValidationError as exc:
+            pytest.fail(f"{obj['kind']}/{obj['metadata']['name']} invalid for {version}: {exc.message} at {exc.path}")
+        assert used == version.rsplit(".", 1)[0]  # that minor's own schema, not a fallback
+
+
+def test_every_object_is_labelled_pinned_and_placed() -> None:
+    objs = kind_net.all_manifests(node_list(2), session="0a1b2c3d4e")
+    ns, rest = objs[0], objs[1:]
+    assert ns["metadata"]["labels"]["io.labkit.managed"] == "true"
+    for obj in rest:
+        labels = obj["metadata"]["labels"]
+        assert obj["metadata"]["namespace"] == "labkit-bench"
+        assert labels["io.labkit.managed"] == "true" and labels["io.labkit.session"] == "0a1b2c3d4e"
+        cell = obj["metadata"]["name"].removeprefix("lk-0a1b2c3d4e-").removesuffix("-srv").removesuffix("-cli")
+        assert labels["io.labkit.role"] == f"bench-{cell}"
+    pods = {o["metadata"]["name"]: o["spec"] for o in rest if o["kind"] == "Pod"}
+    for spec in pods.values():
+        (box,) = spec["containers"]
+        assert box["image"] == tools_image() and not box["image"].endswith(":latest")
+        assert box["imagePullPolicy"] == "IfNotPresent"
+    assert {n: s["nodeName"] for n, s in pods.items() if n.endswith("-cli")} == {
+        "lk-0a1b2c3d4e-hostnet-cli": "labkit-bench-calico-worker2",
+        "lk-0a1b2c3d4e-pod-same-node-cli": "labkit-bench-calico-worker",
+        "lk-0a1b2c3d4e-pod-cross-node-cli": "labkit-bench-calico-worker2",
+        "lk-0a1b2c3d4e-clusterip-cli": "labkit-bench-calico-worker2"}
+    assert {n for n, s in pods.items() if s.get("hostNetwork")} == {"lk-0a1b2c3d4e-hostnet-srv",
+                                                                     "lk-0a1b2c3d4e-hostnet-cli"}
+
+
+def test_the_server_runs_both_tools_from_the_argv_builders_and_is_probed() -> None:
+    objs = kind_net.all_manifests(node_list(2))
+    srv = next(o for o in objs if o["metadata"]["name"].endswith("pod-cross-node-srv"))["spec"]["containers"][0]
+    script = srv["command"][2]
+    assert srv["command"][:2] == ["sh", "-c"]
+    assert "iperf3 --server --port 5201" in script
+    assert "exec taskset --cpu-list 0 sockperf server --ip 0.0.0.0 --port 11111 --tcp" in script
+    assert srv["readinessProbe"]["tcpSocket"] == {"port": 11111}
+    hostnet = next(o for o in objs if o["metadata"]["name"].endswith("hostnet-srv"))["spec"]["containers"][0]
+    assert "--port 25201" in hostnet["command"][2] and hostnet["readinessProbe"]["tcpSocket"] == {"port": 21111}
+
+
+def test_the_service_selects_the_server_pod_only() -> None:
+    objs = kind_net.all_manifests(node_list(2))
+    (svc,) = [o for o in objs if o["kind"] == "Service"]
+    selected = [o["metadata"]["name"] for o in objs if o["kind"] == "Pod"
+                and svc["spec"]["selector"].items() <= o["metadata"]["labels"].items()]
+    assert selected == ["lk-0123456789-clusterip-srv"]
+    assert {(p["port"], p["protocol"]) for p in svc["spec"]["ports"]} == {(5201, "TCP"), (5201, "UDP"),
+                                                                          (11111, "TCP")}
+
+
+def test_hex_session_ids_stay_strings_in_the_yaml_kubectl_reads() -> None:
+    text = kind_net.to_yaml([kind_net.object_labels("0123456789", "hostnet"), kind_net.object_labels("12e4567890",
+                                                                                                     "hostnet")])
+    assert 'io.labkit.session: "0123456789"' in text and 'io.labkit.session: "12e4567890"' in text
+    assert [d["io.labkit.session"] for d in yaml.safe_load_all(text)] == ["0123456789", "12e4567890"]
+
+
+def test_an_unpinned_image_is_refused() -> None:
+    for ref in ("labkit/tools", "labkit/tools:latest", "localhost:5001/labkit/tools"):
+        with pytest.raises(BadInput, match="pinned"):
+            kind_net.check_image(ref)
+    assert kind_net.check_image("localhost:5001/labkit/tools:0.2.0") == "localhost:5001/labkit/tools:0.2.0"
+
+
+# --- catalog and plan ------------------------------------------------------------------------------------
+
+
+def test_kind_catalog_is_the_ladder_with_the_cni_as_component() -> None:
+    cells = runner.catalog("net", "kind", cni="cilium")
+    assert list(cells) == ["kind-bridge", "hostnet", "pod-same-node", "pod-cross-node", "clusterip"]
+    assert {c.component for c in cells.values()} == {"cilium"}
+    assert [(n, c.level, c.baseline) for n, c in cells.items()] == [
+        ("kind-bridge", "N2", None), ("hostnet", "N3", "kind-bridge"), ("pod-same-node", None, "hostnet"),
+        ("pod-cross-node", None, "hostnet"), ("clusterip", None, "hostnet")]
+
+
+def test_a_cluster_gets_n2_only_with_a_docker_network() -> None:
+    assert "kind-bridge" not in runner.catalog("net", "cluster")
+    assert runner.catalog("net", "cluster")["hostnet"].baseline is None
+    assert runner.catalog("net", "cluster", docker_network="lab")["hostnet"].baseline == "kind-bridge"
+
+
+@pytest.mark.parametrize("cni", ["weave", "Calico", "", "none"])
+def test_an_unknown_cni_names_the_allowed_ones(cni: str) -> None:
+    with pytest.raises(BadInput) as info:
+        runner.plan("net", target="kind", cni=cni or "x y")
+    assert info.value.allowed == "kindnet, calico, cilium, cilium-kpr, flannel"
+
+
+def test_storage_on_kind_waits_for_the_storage_chapter() -> None:
+    with pytest.raises(Unavailable) as info:
+        runner.catalog("storage", "kind")
+    assert "storage chapter" in info.value.message and info.value.fix == "use --target engine"
+
+
+def test_cluster_options_on_the_engine_target_are_refused() -> None:
+    with pytest.raises(BadInput, match="cni"):
+        runner.plan("net", cni="calico")
+
+
+def test_pod_cells_without_a_cluster_are_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="KubeTarget"):
+        runner.run("net", target="kind", cells=["hostnet"], reps=2, store=str(tmp_path))
+    assert not (tmp_path / "runs").exists()
+
+
+# --- a run through the harness, against the fake ---------------------------------------------------------
+
+
+def test_a_kind_run_sends_exactly_these_commands(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+    res = bench(fake, tmp_path)
+    session = res.meta()["session_id"]
+    assert all(c.argv[:3] == ["kubectl", "--kubeconfig", KC] for c in fake.calls)
+    assert fake.calls[0].args == ["get", "nodes", "--output", "json"]
+    assert fake.calls[1].args == ["apply", "--filename", "-"]
+    assert list(yaml.safe_load_all(fake.calls[1].stdin or "")) == [kind_net.namespace_manifest()]
+    placement = kind_net.place(kind_net.parse_nodes(node_list(2)))
+    applies = fake.of("apply")[1:]
+    assert [list(yaml.safe_load_all(a.stdin or "")) for a in applies] == [
+        kind_net.cell_manifests(c, session=session, image=tools_image(), placement=placement) for c in POD_CELLS]
+    assert fake.of("wait")[0].args == ["wait", "--for=condition=Ready", f"pod/lk-{session}-hostnet-srv",
+                                       f"pod/lk-{session}-hostnet-cli", "--namespace", "labkit-bench",
+                                       "--timeout=180s"]
+    execs = [c.args for c in fake.of("exec")]
+    assert ["exec", "--namespace", "labkit-bench", f"lk-{session}-clusterip-cli", "--", "timeout", "--kill-after=5",
+            "33", "iperf3", "--client", "10.96.17.4", "--port", "5201", "--json", "--time", "1", "--parallel", "1",
+            "--zerocopy", "--omit", "1"] in execs
+    assert ["exec", "--namespace", "labkit-bench", f"lk-{session}-hostnet-cli", "--", "timeout", "--kill-after=5",
+            "33", "taskset", "--cpu-list", "0", "sockperf", "ping-pong", "--ip", "172.18.0.3", "--port", "21111",
+            "--tcp", "--time", "1", "--full-rtt"] in execs
+    assert len(execs) == 4 * 2 * 3  # cells × tests × (warm-up + 2 repetitions)
+    assert {c.timeout for c in fake.of("exec")} == {33 + 30}  # kubectl outlives the in-pod timeout
+    deletes = [c.args for c in fake.of("delete")]
+    assert sorted(deletes) == sorted(
+        ["delete", "pods,services", "--namespace", "labkit-bench", "--selector",
+         f"io.labkit.session={session},io.labkit.role=bench-{c}", "--ignore-not-found", "--wait=false"]
+        for c in POD_CELLS)
+    assert fake.verbs().index("delete") > max(i for i, v in enumerate(fake.verbs()) if v == "exec")
+    assert fake.pods == {} and fake.services == {}
+
+
+def test_rows_carry_the_cni_the_cluster_and_the_ratio_to_n3(tmp_path: Path) -> None:
+    res = bench(FakeKube(node_list(2)), tmp_path)
+    rows = res.rows()
+    assert set(rows["status"]) == {"ok"} and set(rows["component"]) == {"calico"}
+    assert set(rows["target"]) == {"kind"} and set(rows["k8s_version"]) == {"v1.36.1"}
+    assert set(rows["n_nodes"]) == {3}
+    assert json.loads(rows["component_config"].iloc[0]) == {"cni": "calico", "version": None}
+    cross = rows[(rows.cell == "pod-cross-node") & (rows.metric == "throughput_bps")]
+    assert (cross["baseline_cell"] == "hostnet").all() and (cross["ratio_to_baseline"] == 1.0).all()
+    meta = res.meta()
+    assert meta["status"] == "complete" and meta["cni"] == "calico" and meta["target"] == "kind"
+    assert meta["cluster"]["placement"]["first"] == "labkit-bench-calico-worker"
+    assert meta["image"] == tools_image()
+
+
+def test_a_context_is_passed_on_every_command(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+    kube = KubeTarget("prod", "/tmp/kc", "prod-admin")
+    res = bench(fake, tmp_path, kube=kube, cells=["pod-same-node"])
+    assert all(c.argv[:5] == ["kubectl", "--kubeconfig", "/tmp/kc", "--context", "prod-admin"] for c in fake.calls)
+    assert res.meta()["target"] == "cluster" and set(res.rows()["component"]) == {"unknown"}
+
+
+def test_a_single_node_cluster_stores_cross_node_cells_as_unavailable(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(0))
+    rows = bench(fake, tmp_path).rows()
+    status = rows.groupby("cell")["status"].agg(set).to_dict()
+    assert status == {"pod-same-node": {"ok"}, "hostnet": {"unavailable"}, "pod-cross-node": {"unavailable"},
+                      "clusterip": {"unavailable"}}
+    assert rows.loc[rows.cell == "clusterip", "error"].iloc[0].startswith("clusterip needs two nodes")
+    assert len(fake.of("apply")) == 2  # the namespace and pod-same-node only
+
+
+def test_pods_that_never_get_ready_are_unavailable_with_describe_and_events(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+
+    def wait(call: Call) -> Result:
+        if any("pod-cross-node" in a for a in call.args):
+            return fake.ok(call, "", "error: timed out waiting for the condition on pods/lk-x-pod-cross-node-srv",
+                           rc=1)
+        return fake._wait(call)
+
+    fake.on["wait"] = wait
+    res = bench(fake, tmp_path)
+    rows = res.rows()
+    error = rows.loc[rows.cell == "pod-cross-node", "error"].iloc[0]
+    assert set(rows.loc[rows.cell == "pod-cross-node", "status"]) == {"unavailable"}
+    assert "pods not Ready within 180 s" in error and "ErrImageNeverPull" in error and "kind load" in error
+    assert ["describe", "pods", "--namespace", "labkit-bench", "--selector",
+            f"io.labkit.session={res.meta()['session_id']},io.labkit.role=bench-pod-cross-node"] in [
+        c.args for c in fake.of("describe")]
+    assert ["get", "events", "--namespace", "labkit-bench", "--sort-by=.lastTimestamp"] in [c.args for c in fake.calls]
+    assert set(rows.loc[rows.cell == "pod-same-node", "status"]) == {"ok"}
+    assert len(fake.of("delete")) == 4 and fake.pods == {}  # the failed cell's pods were deleted too
+
+
+def test_a_refused_manifest_makes_the_cell_unavailable_with_the_cluster_s_reason(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+
+    def apply(call: Call) -> Result:
+        if "hostNetwork" in (call.stdin or ""):
+            return fake.ok(call, "", 'Error from server (Forbidden): pods "x" is forbidden: violates PodSecurity '
+                           '"baseline:latest": host namespaces (hostNetwork=true)', rc=1)
+        return fake._apply(call)
+
+    fake.on["apply"] = apply
+    rows = bench(fake, tmp_path).rows()
+    error = rows.loc[rows.cell == "hostnet", "error"].iloc[0]
+    assert "refused the manifests" in error and "hostNetwork=true" in error
+
+
+def test_ctrl_c_mid_measurement_deletes_every_cell_s_pods(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+    execs = []
+
+    def interrupt(call: Call) -> Result:
+        execs.append(call)
+        if len(execs) == 5:
+            raise KeyboardInterrupt
+        return fake._exec(call)
+
+    fake.on["exec"] = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        bench(fake, tmp_path)
+    assert fake.verbs()[-4:] == ["delete"] * 4 and fake.pods == {} and fake.services == {}
+    store = Store(tmp_path)
+    assert store.meta(store.run_ids()[0])["status"] == "interrupted"
+
+
+def test_a_failure_while_opening_cells_still_deletes_what_was_applied(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+
+    def broken(call: Call) -> Result:
+        if call.args[1] == "service":
+            raise CommandError(call.argv, 1, "", "Unable to connect to the server: dial tcp 127.0.0.1:6443")
+        return fake._get(call)
+
+    fake.on["get"] = broken
+    with pytest.raises(CommandError, match="Unable to connect"):
+        bench(fake, tmp_path)
+    assert fake.verbs()[-4:] == ["delete"] * 4 and fake.pods == {} and fake.services == {}
+    store = Store(tmp_path)
+    assert store.meta(store.run_ids()[0])["status"] == "failed"
+
+
+def test_a_pod_that_disappears_fails_its_repetitions_with_the_reason(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+
+    def gone(call: Call) -> Result:
+        for name in [n for n in fake.pods if "pod-same-node-srv" in n]:
+            del fake.pods[name]
+        return fake._get(call)
+
+    fake.on["get"] = lambda call: gone(call) if call.args[1] == "pods" else fake._get(call)
+    rows = bench(fake, tmp_path).rows()
+    same = rows[rows.cell == "pod-same-node"]
+    assert set(same["status"]) == {"failed"} and same["error"].str.contains("pod-same-node-srv is gone").all()
+
+
+def test_a_failed_exec_reports_kubectl_s_error_not_a_parse_error(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+    refused = 'error: unable to upgrade connection: container not found ("client")'
+    fake.on["exec"] = lambda call: fake.ok(call, "", refused, rc=1)
+    rows = bench(fake, tmp_path, cells=["pod-same-node"]).rows()
+    assert set(rows["status"]) == {"failed"}
+    assert rows["error"].str.startswith("CommandError: command failed with exit code 1").all()
+
+
+def test_cluster_cells_refuse_impairment() -> None:
+    pair = kind_net.PodPair(runner.catalog("net", "kind")["hostnet"], None, "s", "1.2.3.4", 1, 2)  # type: ignore[arg-type]
+    with pytest.raises(Unavailable, match="not supported yet"):
+        pair.impair(object())
+
+
+# --- comparing CNIs: fresh cluster each, always deleted --------------------------------------------------
+
+
+class Clusters:
+    """Fake labkit.cluster up/load_images/down recording the order of calls."""
+
+    def __init__(self, fail_up: str | None = None) -> None:
+        self.log: list[tuple[str, ...]] = []
+        self.fail_up = fail_up
+
+    def up(self, cni: str, *, workers: int, name: str) -> KubeTarget:
+        self.log.append(("up", cni, name, str(workers)))
+        if cni == self.fail_up:
+            raise LabkitError(f"calico-node never became Ready on {name}")
+        return KubeTarget.for_kind(name)
+
+    def load(self, target: KubeTarget, images: list[str]) -> None:
+        self.log.append(("load", target.name, *images))
+
+    def down(self, name: str) -> None:
+        self.log.append(("down", name))
+
+
+@pytest.fixture()
+def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
+    calls: list[dict[str, Any]] = []
+
+    def run(suite: str, **kw: Any) -> runner.BenchRun:
+        calls.append({"suite": suite, **kw})
+        if kw.get("cni") == "cilium":
+            raise LabkitError("kubectl: Unable to connect to the server")
+        if kw.get("cni") == "flannel":
+            raise KeyboardInterrupt
+        return runner.BenchRun(f"run-{kw['cni']}", Store(tmp_path))
+
+    monkeypatch.setattr(runner, "run", run)
+    return calls
+
+
+def test_each_cni_gets_a_fresh_cluster_loaded_measured_and_deleted(measured: list[dict[str, Any]],
+                                                                   tmp_path: Path) -> None:
+    fake = Clusters()
+    out = kind.compare_cnis(["kindnet", "calico"], workers=3, store=str(tmp_path), up=fake.up, down=fake.down,
+                            load_images=fake.load, reps=6)
+    assert fake.log == [
+        ("up", "kindnet", "labkit-bench-kindnet", "3"), ("load", "labkit-bench-kindnet", tools_image()),
+        ("down", "labkit-bench-kindnet"),
+        ("up", "calico", "labkit-bench-calico", "3"), ("load", "labkit-bench-calico", tools_image()),
+        ("down", "labkit-bench-calico")]
+    assert [(c["cni"], c["target"], c["kube"].name, c["reps"]) for c in measured] == [
+        ("kindnet", "kind", "labkit-bench-kindnet", 6), ("calico", "kind", "labkit-bench-calico", 6)]
+    assert out.run_ids == ["run-kindnet", "run-calico"] and out.failed == {}
+
+
+def test_a_failing_cni_is_recorded_its_cluster_deleted_and_the_next_one_runs(measured: list[dict[str, Any]],
+                                                                             tmp_path: Path) -> None:
+    fake = Clusters(fail_up="calico")
+    out = kind.compare_cnis(["calico", "cilium", "kindnet"], store=str(tmp_path), up=fake.up, down=fake.down,
+                            load_images=fake.load)
+    assert [e for e in fake.log if e[0] == "down"] == [("down", "labkit-bench-calico"), ("down", "labkit-bench-cilium"),
+                                                        ("down", "labkit-bench-kindnet")]
+    assert ("load", "labkit-bench-calico", tools_image()) not in fake.log
+    assert list(out.failed) == ["calico", "cilium"] and "never became Ready" in out.failed["calico"]
+    assert list(out.runs) == ["kindnet"]
+
+
+def test_ctrl_c_deletes_the_current_cluster_and_stops(measured: list[dict[str, Any]], tmp_path: Path) -> None:
+    fake = Clusters()
+    with pytest.raises(KeyboardInterrupt):
+        kind.compare_cnis(["flannel", "kindnet"], store=str(tmp_path), up=fake.up, down=fake.down,
+                          load_images=fake.load)
+    assert fake.log[-1] == ("down", "labkit-bench-flannel") and ("up", "kindnet", "labkit-bench-kindnet", "2") \
+        not in fake.log
+
+
+def test_keep_leaves_the_clusters_and_all_failing_raises(measured: list[dict[str, Any]], tmp_path: Path) -> None:
+    fake = Clusters()
+    with pytest.raises(LabkitError, match="no CNI could be measured: cilium"):
+        kind.compare_cnis(["cilium"], store=str(tmp_path), up=fake.up, down=fake.down, load_images=fake.load,
+                          keep=True)
+    assert [e[0] for e in fake.log] == ["up", "load"]
+
+
+def test_bad_requests_fail_before_any_cluster_is_made(measured: list[dict[str, Any]], tmp_path: Path) -> None:
+    fake = Clusters()
+    for cnis, kw in ((["kindnet", "weave"], {}), (["calico", "calico"], {}), ([], {}), (["kindnet"], {"reps": 1}),
+                     (["kindnet"], {"cells": ["bridge"]})):
+        with pytest.raises(BadInput):
+            kind.compare_cnis(cnis, store=str(tmp_path), up=fake.up, down=fake.down, load_images=fake.load, **kw)
+    assert fake.log == [] and measured == []
+
+
+def test_run_on_an_existing_cluster_creates_nothing_but_pods(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+    res = kind.run_on_cluster(KubeTarget("lab", "/tmp/kc", "lab"), cni="antrea", store=str(tmp_path), runner=fake,
+                              cells=["pod-cross-node"], tests=["tcp-1"], reps=2, duration_s=1)
+    assert set(fake.verbs()) == {"get", "apply", "wait", "exec", "delete"}
+    assert res.meta()["target"] == "cluster" and set(res.rows()["component"]) == {"antrea"}
+
+
+# --- reading the results: CNIs side by side, as ratios to N2 and N3 ---------------------------------------
+
+
+def _run_rows(cni: str, run_id: str, medians: dict[str, float]) -> list[dict[str, Any]]:
+    cells = runner.catalog("net", "kind", cni=cni)
+    rows = []
+    for name, value in medians.items():
+        c = cells[name]
+        for block, wobble in enumerate((0.98, 1.0, 1.02)):
+            rows.append({"run_id": run_id, "block": block, "suite": "net", "cell": name, "component": cni,
+                         "baseline_cell": c.baseline, "baseline_level": c.level, "test": "tcp-1",
+                         "metric": "throughput_bps", "value": value * wobble, "unit": "bit/s",
+                         "higher_is_better": True, "status": "ok", "error": None})
+    rows.append({"run_id": run_id, "block": 0, "suite": "net", "cell": "clusterip", "component": cni,
+                 "baseline_cell": "hostnet", "baseline_level": None, "test": "tcp-1", "metric": "", "value": None,
+                 "unit": None, "higher_is_better": None, "status": "unavailable",
+                 "error": "clusterip needs two nodes: the cluster has one usable node"})
+    return rows
+
+
+@pytest.fixture()
+def two_cnis() -> pd.DataFrame:
+    return pd.DataFrame(_run_rows("kindnet", "r1", {"kind-bridge": 40e9, "hostnet": 20e9, "pod-cross-node": 10e9})
+                        + _run_rows("calico", "r2", {"kind-bridge": 50e9, "hostnet": 25e9, "pod-cross-node": 5e9}))
+
+
+def test_ladder_gives_each_cell_its_ratio_to_its_own_run_s_n2_and_n3(two_cnis: pd.DataFrame) -> None:
+    lad = kind.ladder(two_cnis).set_index(["cni", "cell"])
+    assert lad.loc[("kindnet", "pod-cross-node"), "ratio_n2"] == pytest.approx(0.25)
+    assert lad.loc[("kindnet", "pod-cross-node"), "ratio_n3"] == pytest.approx(0.5)
+    assert lad.loc[("calico", "pod-cross-node"), "ratio_n2"] == pytest.approx(0.1)
+    assert lad.loc[("calico", "pod-cross-node"), "ratio_n3"] == pytest.approx(0.2)
+    assert lad.loc[("calico", "kind-bridge"), "ratio_n2"] == 1.0 and lad.loc[("calico", "hostnet"), "level"] == "N3"
+    lo, hi = lad.loc[("calico", "pod-cross-node"), ["ratio_n3_lo", "ratio_n3_hi"]]
+    assert lo <= 0.2 <= hi
+    assert lad.loc[("calico", "clusterip"), "n"] == 0 and "two nodes" in lad.loc[("calico", "clusterip"), "note"]
+
+
+def test_summary_keeps_cnis_apart(two_cnis: pd.DataFrame) -> None:
+    s = kind.summary(two_cnis)
+    tput = s[s.metric == "throughput_bps"].set_index("cell")
+    assert tput.loc["calico/pod-cross-node", "baseline_cell"] == "calico/hostnet"
+    assert tput.loc["calico/pod-cross-node", "ratio"] == pytest.approx(0.2)
+    assert tput.loc["kindnet/pod-cross-node", "ratio"] == pytest.approx(0.5)
+
+
+def test_the_cni_chart_shows_both_baselines_side_by_side_with_the_one_kernel_note(two_cnis: pd.DataFrame) -> None:
+    fig = plots.cni_ladder(kind.ladder(two_cnis), metric="throughput_bps")
+    assert fig.layout.title.subtitle.text == plots.KIND_NOTE and "one host kernel" in plots.KIND_NOTE
+    assert [a.text for a in fig.layout.annotations[:2]] == ["÷ N2 (kind-bridge)", "÷ N3 (hostnet)"]
+    assert [(t.name, t.xaxis) for t in fig.data] == [("kindnet", "x"), ("kindnet", "x2"), ("calico", "x"),
+                                                     ("calico", "x2")]
+    calico_n3 = fig.data[3]
+    assert dict(zip(calico_n3.x, calico_n3.y, strict=True))["pod-cross-node"] == pytest.approx(0.2)
+    assert any("clusterip: unavailable: clusterip needs two nodes" in str(a.text) for a in fig.layout.annotations)
+
+
+# --- the command line ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["bench", "net", "--target", "kind", "--cni", "kindnet,weave"], "allowed: kindnet, calico, cilium"),
+    (["bench", "net", "--cni", "calico"], "only with --target kind or cluster"),
+    (["bench", "net", "--target", "cluster"], "bad --context"),
+    (["bench", "net", "--target", "kind", "--context", "x"], "only with --target cluster"),
+    (["bench", "net", "--target", "cluster", "--context", "x", "--keep"], "only with --target kind"),
+    (["bench", "net", "--target", "kind", "--ab"], "only with --target engine"),
+    (["bench", "net", "--target", "cluster", "--context", "x", "--cni", "a,b"], "one name on --target cluster"),
+])
+def test_bad_cluster_requests_exit_2_before_anything_runs(argv: list[str], message: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_storage_on_kind_exits_1_with_a_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["bench", "storage", "--target", "kind"]) == 1
+    assert "Fix: use --target engine" in capsys.readouterr().err
+
+
+def test_cli_kind_compares_the_cnis_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                          two_cnis: pd.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict[str, Any] = {}
+
+    def compare(cnis: list[str], **kw: Any) -> kind.CniComparison:
+        seen.update(cnis=cnis, **kw)
+        out = kind.CniComparison(Store(tmp_path), failed={"cilium": "cilium-agent never Ready"})
+        monkeypatch.setattr(out, "rows", lambda: two_cnis)
+        return out
+
+    monkeypatch.setattr(kind, "compare_cnis", compare)
+    code = cli.main(["bench", "net", "--target", "kind", "--cni", "kindnet,calico,cilium", "--workers", "3",
+                     "--keep", "--reps", "6", "--store", str(tmp_path)])
+    assert code == 1  # one CNI could not be measured
+    assert seen["cnis"] == ["kindnet", "calico", "cilium"] and seen["workers"] == 3 and seen["keep"] is True
+    assert seen["reps"] == 6
+    out = capsys.readouterr().out
+    assert "pod-cross-node" in out and "ratio_n2" in out and "one host kernel" in out
+    assert "cilium: not measured: cilium-agent never Ready" in out
+
+
+def test_cli_cluster_reads_the_given_kubeconfig_and_context(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                            two_cnis: pd.DataFrame) -> None:
+    seen: dict[str, Any] = {}
+
+    def on_cluster(kube: KubeTarget, **kw: Any) -> Any:
+        seen.update(kube=kube, **kw)
+        return type("R", (), {"run_id": "r1", "rows": lambda self: two_cnis})()
+
+    monkeypatch.setattr(kind, "run_on_cluster", on_cluster)
+    assert cli.main(["bench", "net", "--target", "cluster", "--context", "lab", "--kubeconfig", "/tmp/kc",
+                     "--cni", "cilium", "--store", str(tmp_path)]) == 0
+    assert seen["kube"] == KubeTarget("lab", "/tmp/kc", "lab") and seen["cni"] == "cilium"
+    assert seen["docker_network"] is None
+
+
+def test_an_unreadable_pod_list_is_not_taken_for_dead_pods(tmp_path: Path) -> None:
+    fake = FakeKube(node_list(2))
+    fake.on["get"] = lambda call: (fake.ok(call, "", "Unable to connect to the server: i/o timeout", rc=1)
+                                   if call.args[1] == "pods" else fake._get(call))
+    rows = bench(fake, tmp_path, cells=["pod-same-node"]).rows()
+    assert set(rows["status"]) == {"ok"}
+
+
+def test_replay_shows_the_newest_recording_per_cni_else_the_engine_one(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for meta in ({"target": "engine"}, {"target": "engine", "arm": "A"}, {"target": "kind", "cni": "calico"},
+                 {"target": "kind", "cni": "kindnet"}, {"target": "kind", "cni": "calico"}):
+        with store.new_run({"suite": "net", **meta}):
+            pass
+    ids = store.run_ids()
+    assert kind.recorded_runs(store) == [ids[0]]
+    assert kind.recorded_runs(store, target="kind", cnis=["calico", "kindnet"]) == [ids[4], ids[3]]
+    assert kind.recorded_runs(store, target="kind", cnis=["cilium"]) == [ids[4], ids[3]]  # what there is
+    assert kind.recorded_runs(store, target="cluster") == [ids[0]]
