@@ -149,8 +149,9 @@ class ClusterConfig:
 
         patches = []
         if not self.fail_cgroup_v1:
-            patches.append(yaml.safe_dump({"kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
-                                           "failCgroupV1": False}, sort_keys=False))
+            kubelet = {"kind": "KubeletConfiguration", "apiVersion": "kubelet.config.k8s.io/v1beta1",
+                       "failCgroupV1": False}
+            patches.append(yaml.safe_dump(kubelet, sort_keys=False))
         if not self.metrics_bind_all:
             return patches
         bind = {"bind-address": "0.0.0.0"}

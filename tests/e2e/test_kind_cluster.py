@@ -65,7 +65,7 @@ def _matches(planned: tuple[str, ...], argv: list[str]) -> bool:
 
     if len(planned) != len(argv):
         return False
-    for p, a in zip(planned, argv):
+    for p, a in zip(planned, argv, strict=False):
         pattern = "^" + re.sub(r"\\\$\\\{[A-Z0-9_]+\\\}", ".+", re.escape(p)) + "$"
         if not re.match(pattern, a):
             return False

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -90,7 +89,7 @@ def test_the_verify_runs_in_order_and_substitutes_what_it_captured() -> None:
     plan = storage.option("longhorn").verify(KubeTarget.for_kind("labkit"), image=IMAGE)
     plan.run(fake)
     assert plan.values == {"SUM": "9f86d0", "PV": "pvc-123", "REPLICAS": ""}
-    assert ["sh", "-c", "echo 9f86d0  /data/9f86d0 | sha256sum -c"] == fake.argvs()[-3][-3:]
+    assert fake.argvs()[-3][-3:] == ["sh", "-c", "echo 9f86d0  /data/9f86d0 | sha256sum -c"]
     assert "pvc-123" in fake.argvs()[-2]
 
 
