@@ -150,5 +150,6 @@ def engine_stack() -> Any:
             {"piece": "runc (OCI runtime: creates the namespaces and cgroups)", "version": comps.get("runc")},
             {"piece": "runtimes registered with dockerd", "version": ", ".join(sorted(info.get("Runtimes", {})))},
             {"piece": "storage driver", "version": info.get("Driver")},
-            {"piece": "cgroup driver / version", "version": f"{info.get('CgroupDriver')} / v{info.get('CgroupVersion')}"}]
+            {"piece": "cgroup driver / version",
+             "version": f"{info.get('CgroupDriver')} / v{info.get('CgroupVersion')}"}]
     return pd.DataFrame(rows)

@@ -19,6 +19,7 @@ and how to fix it; the other cells run on.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shlex
@@ -158,9 +159,10 @@ def open_cell(name: str, scope: Any, ctx: dict[str, Any]) -> StartSession:
         runtime = name.split("-", 1)[1]
         info = runner.run(["docker", "info", "--format", "{{json .Runtimes}}"], timeout=30, quiet=True)
         if f'"{runtime}"' not in info.stdout:
+            conf = json.dumps({"runtimes": {runtime: {"path": f"/usr/bin/{runtime}"}}})
             raise Unavailable(f"{name}: dockerd has no runtime called {runtime}",
-                              fix=f"apt-get install {runtime}; add {{\"runtimes\":{{\"{runtime}\":{{\"path\":"
-                                  f"\"/usr/bin/{runtime}\"}}}}}} to /etc/docker/daemon.json; kill -HUP $(pidof dockerd)")
+                              fix=f"apt-get install {runtime}; add {conf} to /etc/docker/daemon.json; "
+                                  "kill -HUP $(pidof dockerd)")
     elif name.startswith("podman-"):
         runtime = name.split("-", 1)[1]
         for tool in ("podman", runtime):
