@@ -171,6 +171,7 @@ def up_script(cni: str = "kindnet", *, workers: int = 2, name: str | None = None
     from labkit.components import storage as storage_mod
 
     opt = network.option(cni)
+    cni = opt.name  # "calico@v3.31.2" → "calico"
     sopt = storage_mod.option(storage) if storage else None
     if sopt is not None and cni == "none":
         raise BadInput("--storage with --cni", "none", "any CNI but none",
@@ -298,6 +299,7 @@ def up(cni: str = "kindnet", *, workers: int = 2, name: str | None = None, kuber
 
     Interrupted? Run it again: finished steps are skipped. ``down(name)`` removes it."""
     run = runner or default_runner()
+    cni = network.option(cni).name
     cfg = cluster_config(cni, workers=workers, name=name, kubernetes=kubernetes, allow_cgroup_v1=allow_cgroup_v1,
                          storage=storage)
     if storage and preflight:

@@ -419,14 +419,23 @@ INSTALLABLE = tuple(k for k, v in OPTIONS.items() if isinstance(v, NetworkOption
 CNIS = tuple(k for k in INSTALLABLE if k != "none")  # the ones that give pods a network
 
 
-def option(name: str) -> NetworkOption:
-    """The CNI option called ``name``; unknown → BadInput listing the options; weave → Retired."""
+def option(name: str, version: str | None = None) -> NetworkOption:
+    """The CNI option called ``name`` (``calico@v3.31.2`` also names its version).
+
+    Unknown name → BadInput listing the options; weave → Retired; a version other than the pinned
+    one → BadInput: labkit installs the one version it tests, recorded in environments/versions.yaml."""
+    if "@" in name and version is None:
+        name, version = name.split("@", 1)
     if name not in OPTIONS:
         raise BadInput("CNI", name, ", ".join(INSTALLABLE) + " (weave is retired)",
                        fix="e.g. `labkit up --cni calico`")
     opt = OPTIONS[name]
     if isinstance(opt, Weave):
         raise opt.refuse()
+    if version is not None and version.lstrip("v") != str(opt.version).lstrip("v"):
+        raise BadInput(f"{name} version", version, f"{opt.version} (the pinned, tested one)",
+                       fix=f"use --cni {name}; to try another version, change components.network.{name}.version in "
+                           "environments/versions.yaml (and its golden plans) on purpose")
     return opt  # type: ignore[no-any-return]
 
 

@@ -166,6 +166,15 @@ def test_unknown_cni_lists_the_options() -> None:
     assert "'canal'" in str(info.value) and "calico" in str(info.value) and "flannel" in str(info.value)
 
 
+def test_a_cni_version_other_than_the_pinned_one_is_refused() -> None:
+    assert network.option("calico@v3.31.2").name == "calico"
+    with pytest.raises(BadInput) as info:
+        network.option("calico@v3.28.0")
+    assert "v3.31.2" in str(info.value) and "versions.yaml" in (info.value.fix or "")
+    with pytest.raises(BadInput):
+        cluster.up_script("cilium@1.14.0")
+
+
 def test_weave_is_retired_with_the_reason_and_a_way_forward() -> None:
     with pytest.raises(network.Retired) as info:
         cluster.up_script("weave")
