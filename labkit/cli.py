@@ -258,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LabkitError as exc:
         print(f"labkit: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `labkit up --plan | head`: the reader left; not an error
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's flush at exit
+        return 0
     except KeyboardInterrupt:
         print("\nlabkit: interrupted. Run the same command again to resume (finished steps are skipped), "
               "or `labkit down` / `labkit clean` to remove what was made", file=sys.stderr)
