@@ -465,3 +465,22 @@ def test_storage_classes(httpserver: HTTPServer, api: k8s.Cluster) -> None:
                     "provisioner": "rancher.io/local-path", "reclaimPolicy": "Delete",
                     "volumeBindingMode": "WaitForFirstConsumer"}]})
     assert api.storage_classes() == ["standard"]
+
+
+def test_labkit_connect_detects_the_cni_and_builds_its_verify_plan(httpserver: HTTPServer, tmp_path: Path) -> None:
+    """`labkit.connect(context=...)`: the same verify as `labkit up`, with the right policy expectation."""
+    import labkit
+    from labkit.components import network
+
+    kc = kubeconfig(tmp_path / "kc.yaml", httpserver.url_for("").rstrip("/"), ("prod",), current="prod")
+    httpserver.expect_request("/version").respond_with_json(load("version-kind.json"))
+    httpserver.expect_request("/apis/apps/v1/daemonsets").respond_with_json(load("daemonsets-flannel.json"))
+    httpserver.expect_request("/api/v1/nodes").respond_with_json(load("nodes-kind.json"))
+    conn = labkit.connect(context="prod", kubeconfig=str(kc))
+    assert conn.cni == "flannel" and conn.target.context == "prod"
+    plan = conn.verify_plan(image="registry.example/labkit/tools:0.2.0")
+    argv = plan.steps[0].cmd.argv
+    assert argv[:5] == ("kubectl", "--kubeconfig", str(kc), "--context", "prod")
+    policy = [s for s in plan.steps if "policy" in s.title.lower() and "exec" in s.cmd.argv][0]
+    assert policy.ok_codes == (0,)  # flannel: the policy is expected NOT to be enforced
+    assert plan.title == network.option("flannel").verify(conn.target, image="x:1").title
