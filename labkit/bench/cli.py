@@ -29,7 +29,8 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
         epilog="Examples: labkit bench net --cells loopback,bridge --tests tcp-1,latency --reps 6 | "
         "labkit bench net --target kind --cni kindnet,calico (a fresh kind cluster per CNI) | "
         "labkit bench net --target cluster --context my-cluster --cni cilium")
-    b.add_argument("suite", choices=["net", "storage"])
+    b.add_argument("suite", choices=["net", "storage", "engine"],
+                   help="net, storage, or engine (container start latency per engine/runtime)")
     b.add_argument("--target", default="engine", choices=["engine", "kind", "cluster"],
                    help="where to measure (default: engine, the local Docker daemon; kind: fresh kind clusters, "
                    "one per --cni; cluster: an existing cluster, --context)")

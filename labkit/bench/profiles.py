@@ -21,6 +21,7 @@ class Profile:
     fio_runtime_s: float
     fio_ramp_s: float
     fio_numjobs: int
+    start_reps: int = 8  # container starts per engine cell (one start is one repetition)
 
 
 def _streams() -> int:
@@ -33,10 +34,10 @@ ALL_FIO = ("randread-4k-qd32", "randwrite-4k-qd32", "read-1m-qd16", "write-1m-qd
 PROFILES: dict[str, Profile] = {
     "quick": Profile("quick", reps=6, net_tests=("tcp-1", "tcp-N", "latency"), net_duration_s=2, net_omit_s=1,
                      streams=_streams(), fio_jobs=ALL_FIO, fio_size="64M", fio_runtime_s=1.5, fio_ramp_s=0.5,
-                     fio_numjobs=1),
+                     fio_numjobs=1, start_reps=8),
     "full": Profile("full", reps=10, net_tests=("tcp-1", "tcp-N", "udp", "latency"), net_duration_s=10,
                     net_omit_s=1, streams=_streams(), fio_jobs=ALL_FIO, fio_size="1G", fio_runtime_s=10,
-                    fio_ramp_s=2, fio_numjobs=min(4, os.cpu_count() or 1)),
+                    fio_ramp_s=2, fio_numjobs=min(4, os.cpu_count() or 1), start_reps=20),
 }
 
 

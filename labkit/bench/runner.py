@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from labkit import __version__, engine
 from labkit._run import default_runner
-from labkit.bench import engine_net, engine_storage, impair as impair_mod, kind_net, net, profiles, storage
+from labkit.bench import engine_net, engine_storage, impair as impair_mod, kind_net, net, profiles, runtimes, storage
 from labkit.bench.cells import Cell
 from labkit.bench.schema import METRICS
 from labkit.bench.store import Store, new_run_id, utcnow
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from labkit._run import Runner
     from labkit.target import KubeTarget
 
-SUITES = ("net", "storage")
+SUITES = ("net", "storage", "engine")  # engine: container start latency per engine/runtime
 TARGETS = ("engine", "kind", "cluster")
 
 
@@ -47,6 +47,11 @@ def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
     """
     _check_choice("suite", suite, SUITES)
     _check_choice("target", target, TARGETS)
+    if suite == "engine":
+        if target != "engine":
+            raise Unavailable("start-latency cells measure the local engines (docker, podman, containerd); a kind "
+                              "node's containerd is shown with crictl in chapter 01", fix="use target='engine'")
+        return dict(runtimes.CELLS)
     if target == "engine":
         return dict(engine_net.CELLS if suite == "net" else engine_storage.CELLS)
     if suite == "storage":
@@ -127,7 +132,7 @@ def plan(
             raise BadInput(f"{suite} cell", name, ", ".join(known))
     if len(set(names)) != len(names):
         raise BadInput(f"{suite} cells", names, "each cell once")
-    n = prof.reps if reps is None else int(reps)
+    n = (prof.start_reps if suite == "engine" else prof.reps) if reps is None else int(reps)
     if n < 2:
         raise BadInput("repetitions", n, "2 or more (6+ for a median CI and a Mann-Whitney test that can "
                        "reach significance)", fix="use --reps 6 or more")
@@ -138,9 +143,11 @@ def plan(
     if impair_cells and not impair:
         raise BadInput("impair_cells", list(impair_cells), "only together with an impairment",
                        fix="also pass impair=..., or drop impair_cells")
-    if suite == "net":
+    if suite == "engine":
+        test_objs: list[Any] = runtimes.start_tests(list(tests) if tests else None)
+    elif suite == "net":
         chosen = list(tests) if tests else list(prof.net_tests)
-        test_objs: list[Any] = net.net_tests(chosen, duration_s=duration_s or prof.net_duration_s,
+        test_objs = net.net_tests(chosen, duration_s=duration_s or prof.net_duration_s,
                                              omit_s=prof.net_omit_s, streams=prof.streams)
     else:
         if size is not None:
@@ -310,7 +317,7 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
         for i, p in enumerate(plans):
             params = {"suite": p.suite, "target": p.target, "cells": [c.name for c in p.cells],
                       "tests": [t.name for t in p.tests], "profile": p.profile.name, "reps": p.reps,
-                      "duration_s": p.tests[0].duration_s if p.suite == "net" else p.tests[0].runtime_s,
+                      "duration_s": (p.tests[0].runtime_s if p.suite == "storage" else p.tests[0].duration_s),
                       "size": size, "impair": p.impairment.spec if p.impairment else None,
                       "impair_cells": p.impair_cells}
             if p.target != "engine":
@@ -382,7 +389,9 @@ def _open(p: Plan, scope: engine.Scope, image: str,
     unavailable: dict[str, str] = {}
     impaired: dict[str, str] = {}
     ctx: dict[str, Any] = {"image": image, "fio_size": p.tests[0].size if p.suite == "storage" else None}
-    if p.target == "engine":
+    if p.suite == "engine":
+        opener = runtimes.open_cell
+    elif p.target == "engine":
         opener = engine_net.open_cell if p.suite == "net" else engine_storage.open_cell
     else:
         opener = kind_net.open_cell
@@ -461,7 +470,7 @@ def _warm_up(arms: list[_Arm], timeout: float | None) -> None:
 
 
 def _budget(test: Any, timeout: float | None) -> float:
-    seconds = test.duration_s if isinstance(test, net.NetTest) else test.runtime_s + test.ramp_s
+    seconds = test.runtime_s + test.ramp_s if isinstance(test, storage.FioJob) else test.duration_s
     return timeout or seconds * 3 + 30
 
 

@@ -50,7 +50,7 @@ def test_unknown_profile_lists_the_profiles() -> None:
 
 def test_unknown_suite_lists_the_suites() -> None:
     err = _bad("disk")
-    assert err.value == "disk" and err.allowed == "net, storage"
+    assert err.value == "disk" and err.allowed == "net, storage, engine"
 
 
 def test_unknown_target_lists_the_targets() -> None:
@@ -154,3 +154,16 @@ def test_full_profile_repeats_more_and_runs_longer() -> None:
 def test_explicit_reps_and_duration_override_the_profile() -> None:
     p = plan("storage", tests=["read-1m-qd16"], reps=3, duration_s=4)
     assert p.reps == 3 and p.tests[0].runtime_s == 4
+
+
+def test_engine_suite_runs_start_latency_cells_on_the_engine_only() -> None:
+    from labkit import bench
+
+    p = bench.plan("engine", cells=["docker-runc", "containerd"], profile="full")
+    assert p.reps == 20 and [t.name for t in p.tests] == ["start"]
+    assert bench.plan("engine").reps == 8
+    with pytest.raises(Unavailable) as info:
+        bench.catalog("engine", "kind")
+    assert "crictl" in str(info.value)
+    with pytest.raises(BadInput):
+        bench.plan("engine", tests=["stop"])

@@ -1,0 +1,35 @@
+"""Chapter 01 runs top to bottom on the live engine with real numbers, and in replay from the recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labkit import engine
+from tests.notebooks.test_cluster_chapters import _text
+from tests.notebooks.test_notebooks import execute
+
+pytestmark = [pytest.mark.notebook]
+
+
+def test_engine_chapter_live_measures_and_leaves_nothing(docker_ready: None, tmp_path: Path) -> None:
+    nb = execute("01-engine", tmp_path, mode="live", reps=3, cells="docker-runc,podman-runc,containerd",
+                 out_dir=str(tmp_path / "store"))
+    text = _text(nb)
+    assert "own namespace?" in text and "shared with host" in text  # namespaces table
+    assert "--pids-limit 64" in text and "64" in text                  # cgroup files
+    assert "whiteout" in text or "deleted" in text                     # overlay
+    assert "docker-runc" in text and "start" in text
+    from labkit.bench import Store
+
+    rows = Store(tmp_path / "store").load()
+    ok = rows[(rows["status"] == "ok") & (rows["metric"] == "start_latency_s")]
+    assert set(ok["cell"]) >= {"docker-runc"} and (ok["value"] > 0).all() and len(ok) >= 3
+    left = engine.client().containers.list(all=True, filters={"label": "io.labkit.managed=true"})
+    assert not [c.name for c in left if c.name.startswith("lk-")]
+
+
+def test_engine_chapter_replays_the_recorded_full_run(tmp_path: Path) -> None:
+    text = _text(execute("01-engine", tmp_path, mode="replay"))
+    assert "replaying recorded run" in text and "docker-runc" in text and "podman-crun" in text
