@@ -13,7 +13,8 @@ from labkit.paths import results_dir
 
 SUMMARY_COLS = ["cell", "test", "metric", "n", "median", "ci_lo", "ci_hi", "cv", "ratio", "baseline_cell", "note"]
 LADDER_COLS = ["cni", "cell", "level", "test", "metric", "n", "median", "ratio_n2", "ratio_n3", "note"]
-CLUSTER_FLAGS = ("cni", "workers", "keep", "context", "kubeconfig", "docker_network")
+CLUSTER_FLAGS = ("cni", "workers", "keep", "context", "kubeconfig", "docker_network", "storage",
+                 "storage_class")
 
 
 def _csv(text: str | None) -> list[str] | None:
@@ -38,6 +39,9 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
                    "cilium, cilium-kpr, flannel; default kindnet); cluster: the CNI it runs (a label)")
     b.add_argument("--workers", type=int, default=None, help="kind: worker nodes per cluster (default 2)")
     b.add_argument("--keep", action="store_true", help="kind: keep each cluster after its run (labkit down removes it)")
+    b.add_argument("--storage", help="kind, storage suite: options to install and measure beside local-path "
+                   "(openebs, longhorn)")
+    b.add_argument("--storage-class", help="cluster, storage suite: comma-separated StorageClasses to measure")
     b.add_argument("--context", help="cluster: the kubeconfig context to measure")
     b.add_argument("--kubeconfig", help="cluster: kubeconfig file (default: $KUBECONFIG or ~/.kube/config)")
     b.add_argument("--docker-network", help="cluster: a Docker network beside its nodes, for the N2 cell "
@@ -98,13 +102,14 @@ def _check_target_flags(args: argparse.Namespace) -> None:
     if args.target == "engine" and given:
         raise BadInput(_flag(given[0]), getattr(args, given[0]), "only with --target kind or cluster",
                        fix="add --target kind (fresh kind clusters) or --target cluster --context NAME")
-    wrong = {"kind": ("context", "kubeconfig", "docker_network"), "cluster": ("workers", "keep")}.get(args.target, ())
+    wrong = {"kind": ("context", "kubeconfig", "docker_network", "storage_class"),
+             "cluster": ("workers", "keep", "storage")}.get(args.target, ())
     for name in wrong:
         if name in given:
             other = "cluster" if args.target == "kind" else "kind"
             raise BadInput(_flag(name), getattr(args, name), f"only with --target {other}")
     if args.target != "engine":
-        for name, value in (("--ab", args.ab), ("--impair", args.impair), ("--size", args.size)):
+        for name, value in (("--ab", args.ab), ("--impair", args.impair)):
             if value:
                 raise BadInput(name, value, "only with --target engine (cluster cells cannot be impaired yet)")
 
@@ -140,7 +145,11 @@ def _bench_cluster(args: argparse.Namespace, request: dict[str, Any]) -> int:
     """``--target kind``: a fresh cluster per CNI; ``--target cluster``: the given context, nothing created."""
     from labkit.bench import kind, kind_net, runner
 
+    if args.suite == "storage":
+        return _bench_cluster_storage(args, request)
     cnis = _csv(args.cni)
+    if args.size:
+        raise BadInput("--size", args.size, "only for the storage suite")
     runner.plan(args.suite, target=args.target, cni=(cnis or [None])[0] if args.target == "kind" else None,
                 **{k: v for k, v in request.items() if k not in ("target", "size")})  # storage: Unavailable, here
     common = {k: v for k, v in request.items() if k in ("cells", "tests", "profile", "reps", "duration_s")}
@@ -163,6 +172,30 @@ def _bench_cluster(args: argparse.Namespace, request: dict[str, Any]) -> int:
                               docker_network=args.docker_network, store=_store(args), **common)
     _print_ladder(kind.ladder(res.rows()))
     print(f"\nrun id: {res.run_id}  (labkit report {res.run_id})")
+    return 0
+
+
+def _bench_cluster_storage(args: argparse.Namespace, request: dict[str, Any]) -> int:
+    """``--target kind``: one cluster with local-path and the named options; ``cluster``: named StorageClasses."""
+    from labkit.bench import kind
+
+    common = {k: v for k, v in request.items() if k in ("cells", "tests", "profile", "reps", "duration_s", "size")}
+    if args.target == "kind":
+        res = kind.compare_storage(_csv(args.storage) or [], cni=args.cni or "kindnet",
+                                   workers=2 if args.workers is None else args.workers, keep=args.keep,
+                                   store=_store(args), **common)
+    else:
+        if not args.context:
+            raise BadInput("--context", None, "the kubeconfig context of the cluster to measure",
+                           fix="list them with `kubectl config get-contexts`")
+        from labkit.bench import runner
+
+        res = runner.run("storage", target="cluster", kube=_kube_target(args.context, args.kubeconfig),
+                         storage_classes=_csv(args.storage_class), store=_store(args), **common)
+    summary = res.summary()
+    print(summary[[c for c in SUMMARY_COLS if c in summary]].to_string(index=False))
+    print(f"\nrun id: {res.run_id}  (labkit report {res.run_id}). All nodes share one host disk: replicas show "
+          "replication's cost, not its durability.")
     return 0
 
 

@@ -175,7 +175,7 @@ def _check_space(place: FioPlace, size: str) -> None:
 def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> FioPlace:
     """Set up one storage cell and precondition its data file."""
     image, size, spec = ctx["image"], ctx["fio_size"], ctx.get("impair")
-    cell, base = CELLS[name], scratch_dir()
+    cell, base = CELLS[name], Path(ctx.get("scratch") or scratch_dir())  # scratch: S0 elsewhere (kind tier)
     base.mkdir(parents=True, exist_ok=True)
     root_dev = _backing_device(engine.info().get("DockerRootDir", "/var/lib/docker"))
     box_name = f"lk-{scope.session}-{name}"

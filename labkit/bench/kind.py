@@ -172,6 +172,49 @@ def run_on_cluster(
                       docker_network=docker_network, image=image, store=store, runner=runner, **request)
 
 
+STORAGE_CELL = {"local-path": "local-path", "openebs": "openebs-hostpath", "longhorn": "longhorn"}
+
+
+def compare_storage(
+    options: Sequence[str],
+    *,
+    cni: str = "kindnet",
+    workers: int = 2,
+    keep: bool = False,
+    store: Store | str | None = None,
+    name: str = "labkit-bench-storage",
+    up: Callable[..., KubeTarget] | None = None,
+    down: Callable[..., None] | None = None,
+    load_images: Callable[..., None] | None = None,
+    runner: Runner | None = None,
+    **request: Any,
+) -> harness.BenchRun:
+    """One kind cluster with local-path plus ``options`` (openebs, longhorn), fio on each StorageClass and on
+    S0 (the host filesystem behind Docker's data root) in one interleaved run; the cluster is deleted after
+    unless ``keep``. Longhorn, if asked for, shapes the cluster (its node image), the others are added to it."""
+    from labkit import cluster as cluster_mod
+    from labkit.components import storage as storage_mod
+
+    chosen = [storage_mod.option(o).name for o in options]  # unknown / real-cluster-only options refused here
+    up, down, load_images = _cluster_ops(up, down, load_images)
+    primary = "longhorn" if "longhorn" in chosen else (chosen[0] if chosen else None)
+    cells = [STORAGE_CELL[o] for o in dict.fromkeys(["local-path", *chosen])]
+    from labkit.target import KubeTarget as Target
+
+    harness.plan("storage", target="kind", kube=Target.for_kind(name), storage_classes=cells, **request)
+    target = up(cni, workers=workers, name=name, storage=primary)
+    try:
+        cfg = cluster_mod.cluster_config(cni, workers=workers, name=name, storage=primary)
+        for opt in chosen:
+            if opt not in (primary, "local-path"):
+                storage_mod.option(opt).install(target, cfg).run(runner)
+        return harness.run("storage", target="kind", kube=target, storage_classes=cells,
+                           store=store, runner=runner, **request)
+    finally:
+        if not keep:
+            _down_quietly(down, name)
+
+
 def recorded_runs(store: Store, *, target: str = "engine", cnis: Sequence[str] = ()) -> list[str]:
     """Replay: the newest recorded net run per CNI of ``target`` (the ``cnis`` asked for, else every
     CNI recorded), or for ``engine`` the newest single run (not an A/B arm). With no recording of

@@ -18,7 +18,17 @@ from typing import TYPE_CHECKING, Any
 
 from labkit import __version__, engine
 from labkit._run import default_runner
-from labkit.bench import engine_net, engine_storage, impair as impair_mod, kind_net, net, profiles, runtimes, storage
+from labkit.bench import (
+    engine_net,
+    engine_storage,
+    impair as impair_mod,
+    kind_net,
+    kind_storage,
+    net,
+    profiles,
+    runtimes,
+    storage,
+)
 from labkit.bench.cells import Cell
 from labkit.bench.schema import METRICS
 from labkit.bench.store import Store, new_run_id, utcnow
@@ -38,7 +48,7 @@ TARGETS = ("engine", "kind", "cluster")
 
 
 def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
-            docker_network: str | None = None) -> dict[str, Cell]:
+            docker_network: str | None = None, storage_classes: Sequence[str] | None = None) -> dict[str, Cell]:
     """The cells a target offers for a suite.
 
     On ``kind`` the cells measure ``cni`` (default kindnet) and N2 runs on the Docker network
@@ -55,11 +65,19 @@ def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
     if target == "engine":
         return dict(engine_net.CELLS if suite == "net" else engine_storage.CELLS)
     if suite == "storage":
-        raise Unavailable(f"the {target} target's storage cells arrive with the storage chapter",
-                          fix="use --target engine")
+        return kind_storage.cells(list(storage_classes or []), target=target)
     if target == "kind":
         return kind_net.cells(kind_net.check_cni(cni or "kindnet"))
     return kind_net.cells(cni or "unknown", bridge=docker_network is not None)
+
+
+def _check_kind_space(size: str, n_cells: int) -> None:
+    """Before anything exists: will the fio files fit beside Docker's data (which holds the kind nodes)?"""
+    try:
+        where = kind_storage.docker_volumes_dir()
+    except LabkitError:
+        return  # no Docker here: the cells report that themselves
+    kind_storage.check_free_space(engine_storage.size_bytes(size), n_cells, where)
 
 
 def _check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
@@ -96,7 +114,8 @@ class Plan:
     @property
     def needs_docker(self) -> bool:
         """Whether a cell runs on the local Docker engine (every engine cell; N2 beside a kind cluster)."""
-        return self.target == "engine" or any(c.name in kind_net.DOCKER_CELLS for c in self.cells)
+        return self.target == "engine" or any(c.name in kind_net.DOCKER_CELLS or c.name == kind_storage.S0
+                                              for c in self.cells)
 
 
 def plan(
@@ -114,6 +133,7 @@ def plan(
     cni: str | None = None,
     docker_network: str | None = None,
     kube: KubeTarget | None = None,
+    storage_classes: Sequence[str] | None = None,
 ) -> Plan:
     """Validate the request; every bad value raises :class:`BadInput` naming what is allowed.
 
@@ -124,7 +144,7 @@ def plan(
     if target == "engine" and given:
         raise BadInput("option for the engine target", ", ".join(given), "cni, docker_network and kube only with "
                        "target kind or cluster", fix="drop them, or use target='kind'")
-    known = catalog(suite, target, cni=cni, docker_network=docker_network)
+    known = catalog(suite, target, cni=cni, docker_network=docker_network, storage_classes=storage_classes)
     prof = profiles.get(profile)
     names = list(cells) if cells else list(known)
     for name in names:
@@ -156,6 +176,8 @@ def plan(
             except ValueError:
                 raise BadInput("fio size", size, "a number with K, M or G, e.g. 64M or 1G") from None
         chosen = list(tests) if tests else list(prof.fio_jobs)
+        if target == "kind":
+            _check_kind_space(size or prof.fio_size, len(names))
         test_objs = storage.fio_jobs(chosen, size=size or prof.fio_size,
                                      runtime_s=duration_s or prof.fio_runtime_s,
                                      ramp_s=prof.fio_ramp_s, numjobs=prof.fio_numjobs)
@@ -227,6 +249,7 @@ def run(
     kube: KubeTarget | None = None,
     image: str | None = None,
     runner: Runner | None = None,
+    storage_classes: Sequence[str] | None = None,
 ) -> BenchRun:
     """Plan, then measure every cell × test × repetition; returns the stored run.
 
@@ -235,7 +258,8 @@ def run(
     image the pods run, and ``runner`` runs the kubectl commands (tests pass a recording fake).
     """
     p = plan(suite, target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
-             size=size, impair=impair, impair_cells=impair_cells, cni=cni, docker_network=docker_network, kube=kube)
+             size=size, impair=impair, impair_cells=impair_cells, cni=cni, docker_network=docker_network, kube=kube,
+             storage_classes=storage_classes)
     return _execute([p], store=store, notebook=notebook, timeout=timeout, size=size, image=image,
                     runner=runner)[0]
 
@@ -350,7 +374,7 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
 def _cluster(p: Plan, clusters: dict[KubeTarget, kind_net.BenchCluster],
              runner: Runner | None) -> kind_net.BenchCluster | None:
     """The plan's cluster, prepared once per run (A and B arms share it); None when no pod cell runs."""
-    if p.kube is None or all(c.name in kind_net.DOCKER_CELLS for c in p.cells):
+    if p.kube is None or all(c.name in kind_net.DOCKER_CELLS or c.name == kind_storage.S0 for c in p.cells):
         return None
     if p.kube not in clusters:
         clusters[p.kube] = kind_net.prepare(p.kube, runner=runner)
@@ -391,6 +415,9 @@ def _open(p: Plan, scope: engine.Scope, image: str,
     ctx: dict[str, Any] = {"image": image, "fio_size": p.tests[0].size if p.suite == "storage" else None}
     if p.suite == "engine":
         opener = runtimes.open_cell
+    elif p.target != "engine" and p.suite == "storage":
+        opener = kind_storage.open_cell
+        ctx.update(target=p.kube, cluster=cluster, cells={c.name: c for c in p.cells})
     elif p.target == "engine":
         opener = engine_net.open_cell if p.suite == "net" else engine_storage.open_cell
     else:

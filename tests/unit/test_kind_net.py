@@ -336,12 +336,6 @@ def test_an_unknown_cni_names_the_allowed_ones(cni: str) -> None:
     assert info.value.allowed == "kindnet, calico, cilium, cilium-kpr, flannel"
 
 
-def test_storage_on_kind_waits_for_the_storage_chapter() -> None:
-    with pytest.raises(Unavailable) as info:
-        runner.catalog("storage", "kind")
-    assert "storage chapter" in info.value.message and info.value.fix == "use --target engine"
-
-
 def test_cluster_options_on_the_engine_target_are_refused() -> None:
     with pytest.raises(BadInput, match="cni"):
         runner.plan("net", cni="calico")
@@ -699,9 +693,21 @@ def test_bad_cluster_requests_exit_2_before_anything_runs(argv: list[str], messa
     assert message in err and "Traceback" not in err
 
 
-def test_storage_on_kind_exits_1_with_a_fix(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["bench", "storage", "--target", "kind"]) == 1
-    assert "Fix: use --target engine" in capsys.readouterr().err
+def test_storage_on_kind_installs_the_named_options_on_one_cluster(monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from labkit.bench import kind as kind_mod
+
+    seen: dict[str, Any] = {}
+
+    def fake(options: list[str], **kw: Any) -> Any:
+        seen.update(options=options, **kw)
+        raise kind_mod.LabkitError("stop here", fix="none")
+
+    monkeypatch.setattr(kind_mod, "compare_storage", fake)
+    assert cli.main(["bench", "storage", "--target", "kind", "--storage", "openebs,longhorn", "--size", "32M"]) == 1
+    assert seen["options"] == ["openebs", "longhorn"] and seen["cni"] == "kindnet" and seen["size"] == "32M"
+    assert cli.main(["bench", "storage", "--target", "kind", "--storage-class", "x"]) == 2
+    assert "--storage-class" in capsys.readouterr().err
 
 
 def test_cli_kind_compares_the_cnis_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

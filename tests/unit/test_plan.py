@@ -58,11 +58,10 @@ def test_unknown_target_lists_the_targets() -> None:
     assert err.value == "moon" and err.allowed == "engine, kind, cluster"
 
 
-@pytest.mark.parametrize("target", ["kind", "cluster"])
-def test_targets_not_built_yet_are_unavailable_with_a_fix(target: str) -> None:
-    with pytest.raises(Unavailable) as info:
-        plan("storage", target=target)
-    assert target in info.value.message and info.value.fix == "use --target engine"
+def test_storage_on_a_cluster_needs_the_storage_classes_named() -> None:
+    with pytest.raises(BadInput) as info:
+        plan("storage", target="cluster")
+    assert "--storage-class" in (info.value.fix or "")
 
 
 def test_unknown_test_names_the_allowed_tests() -> None:
