@@ -46,3 +46,10 @@ def test_storage_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, op
     assert "plan only:" in text and "Rook-Ceph" in text
     for needle in expect:
         assert needle in text, needle
+
+
+def test_storage_benchmark_offers_each_storage_class_on_kind(tmp_path: Path) -> None:
+    nb = execute("11-bench-storage", tmp_path, target="kind", mode="replay", storage_options="openebs,longhorn")
+    text = _text(nb)
+    assert "cells [hostfs-docker, local-path, openebs-hostpath, longhorn]" in text
+    assert "no recorded kind storage run yet" in text  # honest about what it replays
