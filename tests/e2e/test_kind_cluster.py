@@ -122,3 +122,34 @@ def test_up_installs_verifies_benchmarks_and_down_removes(cgroup_ok: None, cni: 
     finally:
         cluster.down(name)
     assert name not in clean.kind_clusters()
+
+
+@pytest.mark.parametrize("option", ["local-path", "openebs", "longhorn"])
+def test_storage_up_proves_persistence_benchmarks_fio_and_down_removes(cgroup_ok: None, option: str) -> None:
+    """`labkit up --storage X` for real: install, the persistence proof (plan's own checks), fio through the
+    harness on S0/S1/X, then delete."""
+    from labkit import clean, cluster
+    from labkit.bench import kind as kind_bench
+    from labkit.components import storage
+
+    if not tools.find("helm").ok and option != "local-path":
+        pytest.skip(f"kind tier: helm not found ({tools.install_hint('helm')})")
+    if option == "longhorn" and not storage.iscsi_support()[0]:
+        pytest.skip(f"kind tier: no iSCSI in this kernel ({storage.iscsi_support()[1]})")
+    name = f"labkit-e2e-{option}"
+    try:
+        target = cluster.up("kindnet", workers=2, name=name, storage=option)
+        plan = storage.option(option).verify(target, image=cluster.tools_image())
+        plan.run()
+        assert len(plan.values["SUM"]) == 64
+        if option == "longhorn":
+            assert plan.values["REPLICAS"] == "2"
+        cells = ["hostfs-docker", "local-path", kind_bench.STORAGE_CELL[option]]
+        from labkit.bench import runner
+
+        rows = runner.run("storage", target="kind", kube=target, storage_classes=cells[2:], cells=list(
+            dict.fromkeys(cells)), tests=["randread-4k-qd32", "fsync-write-4k"], reps=2, size="32M").rows()
+        assert set(rows[rows["status"] == "ok"]["cell"]) == set(cells)
+    finally:
+        cluster.down(name)
+    assert name not in clean.kind_clusters()
