@@ -1,8 +1,10 @@
 """``labkit clean``: remove everything labkit created, found by label or name.
 
 Docker containers, networks, volumes and images carrying ``io.labkit.managed=true``;
-kind clusters named ``labkit*``; and host state the benchmarks make (veth links,
-network namespaces, loop devices), found by their ``lk`` name prefix.
+kind clusters named ``labkit*``; host state the benchmarks make (veth links,
+network namespaces, loop devices), found by their ``lk`` name prefix; and a swarm on
+the local daemon, only if labkit initialised it (then ``docker_gwbridge`` too).
+DinD swarm nodes are labelled containers, removed with their volumes.
 The base image (``debian:bookworm-slim``) is kept: it is shared and costly to rebuild.
 """
 
@@ -30,7 +32,11 @@ def find(*, images: bool = True) -> list[Item]:
     from labkit.bench import hoststate
 
     items += [Item(h.kind, h.name, h) for h in hoststate.find()]
-    order = {"kind cluster": 0, "container": 1, "network": 2, "volume": 3, "image": 4}
+    from labkit import swarm
+
+    items += [Item(s.kind, s.name, s) for s in swarm.leftovers()]
+    # Leave the swarm before removing containers (its tasks would be restarted) and networks (its overlays).
+    order = {"kind cluster": 0, "swarm": 0.5, "container": 1, "network": 2, "volume": 3, "image": 4}
     return sorted(items, key=lambda i: order.get(i.kind, 5))
 
 
@@ -64,6 +70,7 @@ def _delete_kind_cluster(name: str) -> None:
 
 def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
     """Remove (or with ``dry_run`` only list) everything labkit created. Returns the items."""
+    from labkit import swarm
     from labkit.bench import hoststate
 
     items = find(images=images)
@@ -79,6 +86,8 @@ def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
             _delete_kind_cluster(item.name)
         elif isinstance(item.ref, engine.Managed):
             engine.remove(item.ref)
+        elif isinstance(item.ref, swarm.Leftover):
+            swarm.remove_leftover(item.ref)
         else:
             hoststate.remove(item.ref)  # type: ignore[arg-type]
     return items

@@ -49,17 +49,41 @@ def ensure_base(*, runner: Runner | None = None, bootstrap: bool = True) -> str:
 
 def build_tools(*, force: bool = False, runner: Runner | None = None) -> str:
     """Build the tools image (iperf3, fio, sockperf, qperf, iproute2, curl, procps)."""
-    ref = tools_image()
+    return _build("tools", force=force, runner=runner)
+
+
+def dind_image() -> str:
+    """The Docker-in-Docker node image reference, ``repository:tag`` (never ``latest``)."""
+    spec = pins()["images"]["dind"]
+    return f"{spec['repository']}:{spec['tag']}"
+
+
+def build_dind(*, force: bool = False, runner: Runner | None = None) -> str:
+    """Build the Docker-in-Docker node image (Debian's docker.io; runs without ``--privileged``)."""
+    return _build("dind", force=force, runner=runner)
+
+
+def ensure_dind() -> str:
+    """The DinD node image reference, built first if it is missing."""
+    ref = dind_image()
+    if engine.image_exists(ref):
+        return ref
+    return build_dind()
+
+
+def _build(name: str, *, force: bool, runner: Runner | None) -> str:
+    """Build ``images.<name>`` of versions.yaml FROM the local base image; its tag goes in as a build arg."""
+    spec = pins()["images"][name]
+    ref = f"{spec['repository']}:{spec['tag']}"
     if not force and engine.image_exists(ref):
         log(f"✓ {ref} already built")
         return ref
     ensure_base(runner=runner)
-    spec = pins()["images"]["tools"]
     dockerfile = project_root() / spec["dockerfile"]
     engine.build_image(
         str(dockerfile.parent), dockerfile=dockerfile.name, tag=ref,
-        buildargs={"LABKIT_TOOLS_VERSION": str(spec["tag"])},
-        labels_=engine.labels(role="tools"),
+        buildargs={f"LABKIT_{name.upper()}_VERSION": str(spec["tag"])},
+        labels_=engine.labels(role=name),
     )
     log(f"✓ built {ref}")
     return ref
@@ -73,4 +97,4 @@ def ensure_tools() -> str:
     return build_tools()
 
 
-__all__ = ["ensure_base", "build_tools", "ensure_tools"]
+__all__ = ["ensure_base", "build_tools", "ensure_tools", "dind_image", "build_dind", "ensure_dind"]

@@ -46,6 +46,7 @@ METRICS: dict[str, tuple[str, bool]] = {
     "iops": ("IO/s", True),
     "bw_Bps": ("B/s", True),
     "start_latency_s": ("s", False),
+    "seconds": ("s", False),  # orchestration operations: time until the wanted state is served
 }
 
 #: Headline metrics: the ones the regression gate and the noisy-session check judge.
