@@ -10,6 +10,9 @@ host                  two ``--network host`` containers over the host's loopback
 default-bridge        two containers on Docker's default ``bridge``             bridge
 macvlan               two containers on macvlan (bridge mode) over a local veth  bridge
 ipvlan                two containers on ipvlan L2 over a local veth              bridge
+dind-bridge,          Swarm's VXLAN overlay on a 2-node Docker-in-Docker swarm   bridge
+overlay-same-node,    (see labkit.bench.swarm_net)
+overlay-cross-node
 =============== ===== ========================================================== ========
 
 Parents for macvlan/ipvlan are veth links made here (``lkp…``), so no traffic ever
@@ -46,6 +49,15 @@ CELLS: dict[str, Cell] = {
     "macvlan": _cell("macvlan", "macvlan (bridge mode) over a local veth parent", "bridge", None, "macvlan"),
     "ipvlan": _cell("ipvlan", "ipvlan L2 over a local veth parent", "bridge", None, "ipvlan"),
 }
+
+
+def _overlay_cells() -> dict[str, Cell]:
+    from labkit.bench import swarm_net
+
+    return swarm_net.CELLS
+
+
+CELLS.update(_overlay_cells())  # Swarm overlay (same node, across DinD nodes) and the nested-bridge reference
 
 
 def _octet(session: str, salt: str) -> int:
@@ -174,6 +186,10 @@ def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> NetPair:
     image: str = ctx["image"]
     caps = ["NET_ADMIN"] if ctx.get("impair") else []
     cell = CELLS[name]
+    if name in _overlay_cells():
+        from labkit.bench import swarm_net
+
+        return swarm_net.open_cell(name, scope, ctx)  # type: ignore[return-value]
     sid = scope.session[:6]
     if name == "loopback":
         box = scope.container(image, name=f"lk-{scope.session}-loopback", network_mode="none",
