@@ -33,3 +33,26 @@ def test_engine_chapter_live_measures_and_leaves_nothing(docker_ready: None, tmp
 def test_engine_chapter_replays_the_recorded_full_run(tmp_path: Path) -> None:
     text = _text(execute("01-engine", tmp_path, mode="replay"))
     assert "replaying recorded run" in text and "docker-runc" in text and "podman-crun" in text
+
+
+def test_orchestration_chapter_swarm_half_runs_times_every_operation_and_cleans_up(docker_ready: None,
+                                                                                   tmp_path: Path) -> None:
+    nb = execute("02-orchestration", tmp_path, orchestrator="swarm", live="yes", out_dir=str(tmp_path / "store"))
+    text = _text(nb)
+    assert "dnsrr" in text or "vip" in text                       # the kernel decided the endpoint mode
+    assert "Kubernetes half not run" in text                       # and said why the other half did not run
+    from labkit.bench import Store
+
+    rows = Store(tmp_path / "store").load()
+    assert set(rows["component"]) == {"swarm"} and (rows["status"] == "ok").all()
+    assert {"deploy", "scale", "rolling_update", "kill_replica", "drain_node", "lose_node", "remove"} <= set(
+        rows["cell"])
+    assert (rows["value"].astype(float) > 0).all()
+    swarm_nodes = [c.name for c in engine.client().containers.list(all=True, filters={"label": "io.labkit.managed"})
+                   if c.name.endswith(("-node1", "-node2", "-node3"))]
+    assert swarm_nodes == []
+
+
+def test_orchestration_chapter_shows_both_plans_without_running(tmp_path: Path) -> None:
+    text = _text(execute("02-orchestration", tmp_path, live="no"))
+    assert "docker service create" in text and "kubectl --kubeconfig" in text
