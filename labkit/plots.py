@@ -250,3 +250,47 @@ def cni_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None, ti
     if len(gone):
         fig.update_layout(margin={"t": 110, "b": 90 + 28 * len(gone)})
     return fig
+
+
+#: Caption of every chart of storage results on kind (DESIGN §4: one disk).
+STORAGE_NOTE = ("All kind nodes share one host disk: these are costs relative to this host's disk (S0), and a "
+                "replica on the same disk shows what replication costs, not the durability it buys.")
+_STORAGE_REFERENCES = (("ratio_s0", "S0 (hostfs-docker)"), ("ratio_s1", "S1 (local-path)"))
+
+
+def storage_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None,
+                   title: str | None = None) -> go.Figure:
+    """Each storage cell's median as a ratio to its run's S0 (left) and S1 (right), CI whiskers, one colour
+    per fio job; the one-disk caveat is the subtitle and cells without values are listed with the reason.
+
+    Input: :func:`labkit.bench.kind.storage_ladder` output.
+    """
+    from plotly.subplots import make_subplots
+
+    in_test = (ladder["test"] == test) if test else pd.Series(True, index=ladder.index)
+    data = ladder[(ladder["metric"] == metric) & in_test]
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
+                        subplot_titles=[f"÷ {label}" for _, label in _STORAGE_REFERENCES])
+    for i, (name, g) in enumerate(data.groupby("test", sort=False)):
+        colour = _CNI_COLOURS[i % len(_CNI_COLOURS)]
+        for col, (key, label) in enumerate(_STORAGE_REFERENCES, 1):
+            fig.add_bar(name=str(name), legendgroup=str(name), showlegend=col == 1, x=g["cell"], y=g[key],
+                        marker_color=colour, error_y=_whiskers(g[key], g[f"{key}_lo"], g[f"{key}_hi"]),
+                        customdata=np.column_stack([g["median"], g["n"]]), row=1, col=col,
+                        hovertemplate=f"%{{x}} ÷ {label}: %{{y:.3f}}<br>median %{{customdata[0]:.4g}} "
+                        f"(n = %{{customdata[1]}})<extra>{html.escape(str(name))}</extra>")
+    for col in (1, 2):
+        fig.add_hline(y=1.0, line_dash="dash", line_color="black", row=1, col=col)
+    heading = f"{metric}{' · ' + test if test else ''}: each cell relative to S0 and S1 of its own run"
+    fig.update_layout(title={"text": title or heading, "subtitle": {"text": STORAGE_NOTE}}, barmode="group",
+                      yaxis_title="ratio (1 = same as the baseline)", legend_title="fio job", margin={"t": 110})
+    gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
+    gone = gone.drop_duplicates(["cell"])
+    for i, row in enumerate(gone.itertuples(index=False)):
+        note = row.note if isinstance(row.note, str) and row.note else "no values"
+        fig.add_annotation(text=f"{row.cell}: unavailable: {_short(note)}", hovertext=note, xref="paper",
+                           yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left", yanchor="top",
+                           font={"size": 11, "color": "#555"})
+    if len(gone):
+        fig.update_layout(margin={"t": 110, "b": 90 + 28 * len(gone)})
+    return fig

@@ -13,6 +13,8 @@ from labkit.paths import results_dir
 
 SUMMARY_COLS = ["cell", "test", "metric", "n", "median", "ci_lo", "ci_hi", "cv", "ratio", "baseline_cell", "note"]
 LADDER_COLS = ["cni", "cell", "level", "test", "metric", "n", "median", "ratio_n2", "ratio_n3", "note"]
+STORAGE_LADDER_COLS = ["cell", "storage_class", "level", "test", "metric", "n", "median", "ci_lo", "ci_hi",
+                       "ratio_s0", "ratio_s1", "note"]
 CLUSTER_FLAGS = ("cni", "workers", "keep", "context", "kubeconfig", "docker_network", "storage",
                  "storage_class")
 
@@ -29,7 +31,9 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
         "median, its 95%% bootstrap CI, the CV and the ratio to the cell's baseline.",
         epilog="Examples: labkit bench net --cells loopback,bridge --tests tcp-1,latency --reps 6 | "
         "labkit bench net --target kind --cni kindnet,calico (a fresh kind cluster per CNI) | "
-        "labkit bench net --target cluster --context my-cluster --cni cilium")
+        "labkit bench net --target cluster --context my-cluster --cni cilium | "
+        "labkit bench storage --target kind --storage openebs,longhorn (one cluster: S0, local-path and each "
+        "option) | labkit bench storage --target cluster --context my-cluster --storage-class rook-ceph-block")
     b.add_argument("suite", choices=["net", "storage", "engine"],
                    help="net, storage, or engine (container start latency per engine/runtime)")
     b.add_argument("--target", default="engine", choices=["engine", "kind", "cluster"],
@@ -148,10 +152,11 @@ def _bench_cluster(args: argparse.Namespace, request: dict[str, Any]) -> int:
     if args.suite == "storage":
         return _bench_cluster_storage(args, request)
     cnis = _csv(args.cni)
-    if args.size:
-        raise BadInput("--size", args.size, "only for the storage suite")
+    for flag, value in (("--size", args.size), ("--storage", args.storage), ("--storage-class", args.storage_class)):
+        if value:
+            raise BadInput(flag, value, "only for the storage suite")
     runner.plan(args.suite, target=args.target, cni=(cnis or [None])[0] if args.target == "kind" else None,
-                **{k: v for k, v in request.items() if k not in ("target", "size")})  # storage: Unavailable, here
+                **{k: v for k, v in request.items() if k not in ("target", "size")})
     common = {k: v for k, v in request.items() if k in ("cells", "tests", "profile", "reps", "duration_s")}
     if args.target == "kind":
         cnis = [kind_net.check_cni(c) for c in cnis or ["kindnet"]]
@@ -177,26 +182,40 @@ def _bench_cluster(args: argparse.Namespace, request: dict[str, Any]) -> int:
 
 def _bench_cluster_storage(args: argparse.Namespace, request: dict[str, Any]) -> int:
     """``--target kind``: one cluster with local-path and the named options; ``cluster``: named StorageClasses."""
+    import pandas as pd
+
     from labkit.bench import kind
+    from labkit.plots import STORAGE_NOTE
 
     common = {k: v for k, v in request.items() if k in ("cells", "tests", "profile", "reps", "duration_s", "size")}
+    cnis = _csv(args.cni) or []
+    if len(cnis) > 1:
+        raise BadInput("--cni", args.cni, "one name for the storage suite (the pod network of its one cluster)",
+                       fix="compare CNIs with `labkit bench net --target kind --cni a,b`")
+    failed: dict[str, str] = {}
     if args.target == "kind":
-        res = kind.compare_storage(_csv(args.storage) or [], cni=args.cni or "kindnet",
+        res = kind.compare_storage(_csv(args.storage) or [], cni=(cnis or ["kindnet"])[0],
                                    workers=2 if args.workers is None else args.workers, keep=args.keep,
                                    store=_store(args), **common)
+        failed = dict(getattr(res, "failed", {}) or {})
     else:
         if not args.context:
             raise BadInput("--context", None, "the kubeconfig context of the cluster to measure",
                            fix="list them with `kubectl config get-contexts`")
-        from labkit.bench import runner
-
-        res = runner.run("storage", target="cluster", kube=_kube_target(args.context, args.kubeconfig),
-                         storage_classes=_csv(args.storage_class), store=_store(args), **common)
-    summary = res.summary()
-    print(summary[[c for c in SUMMARY_COLS if c in summary]].to_string(index=False))
-    print(f"\nrun id: {res.run_id}  (labkit report {res.run_id}). All nodes share one host disk: replicas show "
-          "replication's cost, not its durability.")
-    return 0
+        if not args.storage_class:
+            raise BadInput("--storage-class", None, "the StorageClasses to measure, comma-separated",
+                           fix="list them with `kubectl get storageclass`")
+        res = kind.run_storage_on_cluster(_kube_target(args.context, args.kubeconfig), _csv(args.storage_class) or [],
+                                          store=_store(args), **common)
+    table = kind.storage_ladder(res.rows())
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.max_colwidth", 60):
+        print(table[[c for c in STORAGE_LADDER_COLS if c in table]].to_string(index=False))
+    print(f"\nratio_s0 / ratio_s1: median relative to S0 (hostfs-docker) / S1 (local-path) of the same run; on a "
+          f"cluster target, the summary's ratio is to the first StorageClass. {STORAGE_NOTE}")
+    for cell, why in failed.items():
+        print(f"\n{cell}: not measured: {why}")
+    print(f"\nrun id: {res.run_id}  (labkit report {res.run_id})")
+    return 1 if failed else 0
 
 
 def _kube_target(context: str, kubeconfig: str | None) -> Any:

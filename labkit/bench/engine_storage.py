@@ -173,9 +173,12 @@ def _check_space(place: FioPlace, size: str) -> None:
 
 
 def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> FioPlace:
-    """Set up one storage cell and precondition its data file."""
+    """Set up one storage cell and precondition its data file.
+
+    ``ctx["scratch"]`` puts the host cells' files in another directory and ``ctx["cell"]`` names the
+    cell they stand for: the kind tier's S0 is ``hostfs`` in a Docker volume, as ``hostfs-docker``."""
     image, size, spec = ctx["image"], ctx["fio_size"], ctx.get("impair")
-    cell, base = CELLS[name], Path(ctx.get("scratch") or scratch_dir())  # scratch: S0 elsewhere (kind tier)
+    cell, base = ctx.get("cell") or CELLS[name], Path(ctx.get("scratch") or scratch_dir())
     base.mkdir(parents=True, exist_ok=True)
     root_dev = _backing_device(engine.info().get("DockerRootDir", "/var/lib/docker"))
     box_name = f"lk-{scope.session}-{name}"
@@ -235,5 +238,5 @@ def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> FioPlace:
         place.prepare(size=size, timeout=600)
     except CommandError as exc:
         raise Unavailable(f"{name}: preconditioning failed: {exc.message}") from exc
-    log(f"✓ cell {name}: {cell.description} (direct={int(place.direct)})")
+    log(f"✓ cell {cell.name}: {cell.description} (direct={int(place.direct)})")
     return place

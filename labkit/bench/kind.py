@@ -15,6 +15,12 @@ production throughput (``labkit.plots.KIND_NOTE`` says so on every chart).
 
 :func:`run_on_cluster` runs the same cells on a cluster labkit did not make, creating
 and deleting nothing but the bench pods.
+
+Storage is measured the same way but on **one** cluster (options coexist):
+:func:`compare_storage` makes ``labkit-bench-storage`` with the options asked for and runs S0
+(this host's disk, where the nodes' ``/var`` lives), S1 (local-path) and each option's
+StorageClass in one interleaved run; :func:`storage_ladder` gives each cell's ratio to S0 and
+S1. :func:`run_storage_on_cluster` measures named StorageClasses of any cluster.
 """
 
 from __future__ import annotations
@@ -172,7 +178,19 @@ def run_on_cluster(
                       docker_network=docker_network, image=image, store=store, runner=runner, **request)
 
 
+STORAGE_CLUSTER = "labkit-bench-storage"
+#: The cell (named after its StorageClass) of each storage option labkit installs on kind.
 STORAGE_CELL = {"local-path": "local-path", "openebs": "openebs-hostpath", "longhorn": "longhorn"}
+
+
+@dataclass
+class StorageRun(harness.BenchRun):
+    """The run of :func:`compare_storage` and the options that could not be installed (with why)."""
+
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def ladder(self) -> pd.DataFrame:
+        return storage_ladder(self.rows())
 
 
 def compare_storage(
@@ -182,37 +200,97 @@ def compare_storage(
     workers: int = 2,
     keep: bool = False,
     store: Store | str | None = None,
-    name: str = "labkit-bench-storage",
+    name: str = STORAGE_CLUSTER,
     up: Callable[..., KubeTarget] | None = None,
     down: Callable[..., None] | None = None,
     load_images: Callable[..., None] | None = None,
+    install: Callable[..., None] | None = None,
+    runner: Runner | None = None,
+    **request: Any,
+) -> StorageRun:
+    """One kind cluster with local-path plus ``options`` (openebs, longhorn); fio on each StorageClass and on
+    S0 (a Docker volume on this host, beside the nodes' own ``/var``) in one interleaved run.
+
+    Storage options coexist, so one cluster serves them all (unlike CNIs): Longhorn, if asked for, shapes
+    the cluster (``up(storage="longhorn")`` builds its node image and proves persistence), otherwise the
+    first option is installed and proven by ``up``; the others are added with their install plans. Every
+    request (options, the matrix, the free space for the fio files, Longhorn's iSCSI) is checked before
+    the cluster is made. An option that fails to install is recorded in ``failed`` and the others run.
+    The cluster is deleted afterwards unless ``keep``, also after an error or Ctrl-C.
+    ``up``/``down``/``load_images``/``install(option, target, cfg, runner)`` default to labkit's own (tests
+    inject fakes); ``request`` takes :func:`labkit.bench.runner.run`'s matrix arguments.
+    """
+    from labkit import cluster as cluster_mod
+    from labkit.components import storage as storage_mod
+    from labkit.target import KubeTarget as Target
+    from labkit.versions import tools_image
+
+    chosen = [storage_mod.option(o).name for o in options]  # unknown / real-cluster-only options refused here
+    if len(set(chosen)) != len(chosen):
+        raise BadInput("storage options", list(options), "each option once")
+    for opt in chosen:
+        storage_mod.option(opt).check_host()  # Longhorn: iSCSI in this kernel, before anything is made
+    primary = "longhorn" if "longhorn" in chosen else (chosen[0] if chosen else None)
+    cells = [STORAGE_CELL[o] for o in dict.fromkeys(["local-path", *chosen])]
+    harness.plan("storage", target="kind", kube=Target.for_kind(name), storage_classes=cells[1:],
+                 **{k: v for k, v in request.items() if k in _PLAN_ARGS})
+    up, down, load_images = _cluster_ops(up, down, load_images)
+    install = install or _install
+    via = {"runner": runner} if runner is not None else {}
+    failed: dict[str, str] = {}
+    log(f"== storage on kind: cluster {name} ({workers} workers, CNI {cni}), cells hostfs-docker, {', '.join(cells)}")
+    try:
+        target = up(cni, workers=workers, name=name, storage=primary, **via)
+        load_images(target, [tools_image()], **via)
+        cfg = cluster_mod.cluster_config(cni, workers=workers, name=name, storage=primary)
+        for opt in chosen:
+            if opt in (primary, "local-path"):
+                continue
+            try:
+                install(opt, target, cfg, runner)
+            except LabkitError as exc:
+                failed[STORAGE_CELL[opt]] = exc.message
+                log(f"✗ {opt} not installed, its cell is skipped: {exc.message.splitlines()[0]}")
+        measured = [c for c in cells[1:] if c not in failed]
+        if request.get("cells"):
+            request = {**request, "cells": [c for c in request["cells"] if c not in failed]}
+        res = harness.run("storage", target="kind", kube=target, cni=cni, storage_classes=measured, store=store,
+                          runner=runner, **request)
+        return StorageRun(res.run_id, res.store, failed)
+    finally:
+        if not keep:
+            _down_quietly(down, name, **via)
+        else:
+            log(f"kept cluster {name} (remove it with `labkit down --name {name}`)")
+
+
+_PLAN_ARGS = ("cells", "tests", "profile", "reps", "duration_s", "size")
+
+
+def _install(option: str, target: KubeTarget, cfg: Any, runner: Runner | None) -> None:
+    from labkit.components import storage as storage_mod
+
+    storage_mod.option(option).install(target, cfg).run(runner)
+
+
+def run_storage_on_cluster(
+    target: KubeTarget,
+    storage_classes: Sequence[str],
+    *,
+    image: str | None = None,
+    store: Store | str | None = None,
     runner: Runner | None = None,
     **request: Any,
 ) -> harness.BenchRun:
-    """One kind cluster with local-path plus ``options`` (openebs, longhorn), fio on each StorageClass and on
-    S0 (the host filesystem behind Docker's data root) in one interleaved run; the cluster is deleted after
-    unless ``keep``. Longhorn, if asked for, shapes the cluster (its node image), the others are added to it."""
-    from labkit import cluster as cluster_mod
-    from labkit.components import storage as storage_mod
+    """fio on the named StorageClasses of a cluster labkit did not make (``labkit.connect(...).target``).
 
-    chosen = [storage_mod.option(o).name for o in options]  # unknown / real-cluster-only options refused here
-    up, down, load_images = _cluster_ops(up, down, load_images)
-    primary = "longhorn" if "longhorn" in chosen else (chosen[0] if chosen else None)
-    cells = [STORAGE_CELL[o] for o in dict.fromkeys(["local-path", *chosen])]
-    from labkit.target import KubeTarget as Target
-
-    harness.plan("storage", target="kind", kube=Target.for_kind(name), storage_classes=cells, **request)
-    target = up(cni, workers=workers, name=name, storage=primary)
-    try:
-        cfg = cluster_mod.cluster_config(cni, workers=workers, name=name, storage=primary)
-        for opt in chosen:
-            if opt not in (primary, "local-path"):
-                storage_mod.option(opt).install(target, cfg).run(runner)
-        return harness.run("storage", target="kind", kube=target, storage_classes=cells,
-                           store=store, runner=runner, **request)
-    finally:
-        if not keep:
-            _down_quietly(down, name)
+    Every class is checked against ``kubectl get storageclass`` before anything is created (an unknown
+    one is :class:`~labkit.errors.BadInput` naming those that exist); per class one PVC and one Job per
+    fio run in the ``labkit-bench`` namespace, all deleted at the end. The first class named is the
+    baseline of the others. ``image`` must be pullable by the nodes (push the tools image first).
+    """
+    return harness.run("storage", target="cluster", kube=target, storage_classes=list(storage_classes),
+                       image=image, store=store, runner=runner, **request)
 
 
 def recorded_runs(store: Store, *, target: str = "engine", cnis: Sequence[str] = ()) -> list[str]:
@@ -267,7 +345,6 @@ def ladder(rows: pd.DataFrame) -> pd.DataFrame:
     Ratios are median / median with a bootstrap 95 % CI, from rows of the same run only, so a
     CNI is compared with baselines measured in the same session. A missing baseline gives NaN.
     """
-    import numpy as np
     import pandas as pd
 
     out: list[dict[str, Any]] = []
@@ -275,11 +352,7 @@ def ladder(rows: pd.DataFrame) -> pd.DataFrame:
         cni = _cni(g)
         values = stats.ok_values(g)
         for row in stats.aggregate(g).itertuples(index=False):
-            own = values.get((row.suite, row.cell, row.test, row.metric), np.array([]))
-            ratios: list[float] = []
-            for base in (kind_net.N2, kind_net.N3):
-                ref = values.get((row.suite, base, row.test, row.metric))
-                ratios += list(stats.ratio_ci(ref, own)) if ref is not None and own.size else [np.nan] * 3
+            ratios = _ratios(values, row, (kind_net.N2, kind_net.N3))
             out.append({"cni": cni, "run_id": run_id, "cell": row.cell, "level": row.baseline_level, "test": row.test,
                         "metric": row.metric, "unit": row.unit, "higher_is_better": row.higher_is_better,
                         "n": row.n, "median": row.median, "ci_lo": row.ci_lo, "ci_hi": row.ci_hi,
@@ -287,5 +360,55 @@ def ladder(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, columns=list(LADDER_COLUMNS))
 
 
+def _ratios(values: dict[Any, Any], row: Any, bases: Sequence[str]) -> list[float]:
+    """(ratio, lo, hi) of ``row``'s cell to each base cell of the same run, NaN where a side has no values."""
+    import numpy as np
+
+    own = values.get((row.suite, row.cell, row.test, row.metric), np.array([]))
+    out: list[float] = []
+    for base in bases:
+        ref = values.get((row.suite, base, row.test, row.metric))
+        out += list(stats.ratio_ci(ref, own)) if ref is not None and own.size else [np.nan] * 3
+    return out
+
+
+STORAGE_LADDER_COLUMNS = ("option", "storage_class", "run_id", "cell", "level", "test", "metric", "unit",
+                          "higher_is_better", "n", "median", "ci_lo", "ci_hi", "ratio_s0", "ratio_s0_lo",
+                          "ratio_s0_hi", "ratio_s1", "ratio_s1_lo", "ratio_s1_hi", "note")
+
+
+def storage_ladder(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each storage cell as a ratio to its run's S0 (hostfs-docker) and S1 (local-path), with 95 % CIs.
+
+    S1 over S0 is what a PVC on kind costs over the host filesystem; an option over S1 is what it costs
+    over the simplest PV (for Longhorn: an engine, iSCSI and a second replica on the same disk). Ratios
+    come from rows of the same run only; a run without S0 or S1 (a cluster target) gives NaN there.
+    """
+    import json
+
+    import pandas as pd
+
+    from labkit.bench.kind_storage import S0, S1
+
+    out: list[dict[str, Any]] = []
+    for run_id, g in rows[rows["suite"] == "storage"].groupby("run_id", sort=False):
+        values = stats.ok_values(g)
+        names: dict[str, tuple[Any, Any]] = {}
+        for cell, c in g.groupby("cell", sort=False):
+            config = json.loads(c["component_config"].dropna().iloc[0]) if c["component_config"].notna().any() else {}
+            names[str(cell)] = (c["component"].dropna().iloc[0] if c["component"].notna().any() else None,
+                                config.get("storage_class"))
+        for row in stats.aggregate(g).itertuples(index=False):
+            option, sc = names.get(str(row.cell), (None, None))
+            out.append({"option": option, "storage_class": sc, "run_id": run_id, "cell": row.cell,
+                        "level": row.baseline_level, "test": row.test, "metric": row.metric, "unit": row.unit,
+                        "higher_is_better": row.higher_is_better, "n": row.n, "median": row.median,
+                        "ci_lo": row.ci_lo, "ci_hi": row.ci_hi,
+                        **dict(zip(STORAGE_LADDER_COLUMNS[13:19], _ratios(values, row, (S0, S1)), strict=True)),
+                        "note": row.note})
+    return pd.DataFrame(out, columns=list(STORAGE_LADDER_COLUMNS))
+
+
 __all__ = ["compare_cnis", "run_on_cluster", "CniComparison", "summary", "ladder", "cluster_name",
-           "recorded_runs"]
+           "recorded_runs", "compare_storage", "run_storage_on_cluster", "StorageRun", "storage_ladder",
+           "STORAGE_CELL"]

@@ -1,229 +1,633 @@
-"""Storage cells on Kubernetes: fio as a Job per StorageClass and fio job, on the same store and charts.
+"""Storage cells on Kubernetes: fio as a Job per StorageClass and fio run, on the same store and charts.
 
 =================  ===== ============================================================ =============
 cell               level what                                                         baseline
 =================  ===== ============================================================ =============
-hostfs-docker      S0    fio on the host, in Docker's data root (what backs the        -
-                         kind nodes' /var: their volumes live there)
+hostfs-docker      S0    fio on the host, in a Docker volume: the filesystem that      -
+                         holds every kind node's ``/var`` (Docker's volumes dir)
 local-path         S1    a PVC of StorageClass ``standard`` (kind's local-path)        hostfs-docker
 openebs-hostpath         a PVC of ``openebs-hostpath``                                 hostfs-docker
 longhorn                 a PVC of ``longhorn`` (replicas over iSCSI)                   hostfs-docker
-<any class>              on ``--target cluster``: the StorageClasses you name          -
+<any class>              on ``--target cluster``: the StorageClasses you name          the first one
 =================  ===== ============================================================ =============
 
-Per cell: one PVC, then one **Job per fio run** (the O_DIRECT probe, the preconditioning
-write, then every measurement: a fresh fio process each time), each read back with
-``kubectl logs`` and parsed by the same parser as the engine tier. With
-``WaitForFirstConsumer`` the claim binds when the first Job's pod is scheduled, so the
-probe Job is created first and *then* the claim must turn Bound within a timeout — if it
-does not, the cell is unavailable with the claim's events attached.
+Per cell: one PVC, then one **Job per fio run**: first a preparing Job (an O_DIRECT probe, then
+the preconditioning write, recording which ``direct`` it used), then every measurement, a fresh
+fio process each time, read back with ``kubectl logs`` and parsed by the engine tier's parser.
+With ``WaitForFirstConsumer`` a claim binds only once a pod that uses it is scheduled, so the
+preparing Job is created together with the claim and *then* the claim must turn Bound within a
+timeout; if it does not, the cell is unavailable with the claim's events and the reason.
+All Jobs of a run go to one node, so every cell is measured where the others are.
+
+Everything is labelled (``io.labkit.managed/session/role``) and deleted by label when the run
+ends, however it ends. All kind nodes share one host disk: a cell's cost is relative to S0.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import shlex
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labkit import engine
 from labkit.bench import engine_storage, kind_net, storage
-from labkit.bench.cells import Cell
-from labkit.errors import BadInput, LabkitError, Unavailable
+from labkit.bench.cells import Cell, Measurement
+from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
 from labkit.log import log
 
 SUITE = "storage"
-S0 = "hostfs-docker"
+S0, S1 = "hostfs-docker", "local-path"
+HOST_CELLS = frozenset({S0})  # cells that run on this host, not in the cluster
+NAMESPACE = kind_net.NAMESPACE
 MOUNT = "/data"
 OPTION_CLASSES = {"local-path": "standard", "openebs-hostpath": "openebs-hostpath", "longhorn": "longhorn"}
+OPTION_OF = {"local-path": "local-path", "openebs-hostpath": "openebs", "longhorn": "longhorn"}
+BIND_TIMEOUT = 180.0
+PREPARE_TIMEOUT = 900.0
+POLL_S = 10.0  # a Job is checked for Failed at least this often while waiting for Complete
+JOB_TTL_S = 600
+CLAIM_MARGIN = 64 * 1024**2
+SPACE_HEADROOM = 256 * 1024**2
+DIRECT_MARK = "labkit: direct="
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
-def cells(classes: list[str] | None = None, *, target: str = "kind") -> dict[str, Cell]:
-    """kind: S0 + local-path + the named options; cluster: the named StorageClasses (no host baseline)."""
+# --- cells -----------------------------------------------------------------------------------------------
+
+
+def cells(classes: Sequence[str] | None = None, *, target: str = "kind") -> dict[str, Cell]:
+    """kind: S0, S1 (local-path) and the named option cells; cluster: the named StorageClasses.
+
+    On a cluster the first StorageClass named is the baseline of the others (no host baseline:
+    the cluster's disks are not this host's)."""
     out: dict[str, Cell] = {}
     if target == "kind":
-        out[S0] = Cell(SUITE, S0, "fio on the host filesystem behind Docker's data root (kind nodes' /var)",
-                       None, "S0", placement="host", path="hostfs", component="host")
-        for name in ["local-path", *[c for c in classes or [] if c != "local-path"]]:
+        out[S0] = Cell(SUITE, S0, "fio on the host, in a Docker volume (where the kind nodes' /var lives)",
+                       None, "S0", placement="host", path="hostfs", component="hostfs-docker")
+        for name in dict.fromkeys([S1, *(classes or [])]):
             if name not in OPTION_CLASSES:
                 raise BadInput("storage cell on kind", name, ", ".join(OPTION_CLASSES),
-                               fix="install the option with `labkit up --storage NAME` first")
-            out[name] = Cell(SUITE, name, f"a PVC of StorageClass {OPTION_CLASSES[name]}", S0,
-                             "S1" if name == "local-path" else None, placement="pod", path="pvc",
-                             component=name, config={"storage_class": OPTION_CLASSES[name]})
+                               fix="name the cell of an installed option (`labkit up --storage NAME` installs it)")
+            option = OPTION_OF[name]
+            out[name] = Cell(SUITE, name, f"a PVC of StorageClass {OPTION_CLASSES[name]} ({option})", S0,
+                             "S1" if name == S1 else None, placement="one-node", path="pvc", component=option,
+                             config={"storage_class": OPTION_CLASSES[name], "option": option,
+                                     "version": _version(option), "replicas": replicas(option)})
         return out
-    for sc in classes or []:
-        out[sc] = Cell(SUITE, sc, f"a PVC of StorageClass {sc}", None, None, placement="pod", path="pvc",
-                       component=sc, config={"storage_class": sc})
-    if not out:
+    names = list(classes or [])
+    if not names:
         raise BadInput("StorageClasses", None, "one or more of the cluster's StorageClasses",
-                       fix="e.g. --storage-class rook-ceph-block,standard")
+                       fix="name them: --storage-class rook-ceph-block,standard (`kubectl get storageclass`)")
+    if len(set(names)) != len(names):
+        raise BadInput("StorageClasses", names, "each StorageClass once")
+    for sc in names:
+        if not _DNS_SUBDOMAIN.fullmatch(sc):
+            raise BadInput("StorageClass", sc, "a Kubernetes object name (lower case, digits, '-', '.')")
+        out[sc] = Cell(SUITE, sc, f"a PVC of StorageClass {sc}", None if sc == names[0] else names[0], None,
+                       placement="one-node", path="pvc", component=sc, config={"storage_class": sc})
     return out
 
 
+def _version(option: str) -> str | None:
+    """The pinned chart version of an option labkit installs (local-path comes with the node image: None)."""
+    from labkit.components import storage as storage_mod
+
+    return None if option == "local-path" else storage_mod.option(option).version
+
+
+def replicas(option: str) -> int:
+    """Copies of each byte a volume of ``option`` keeps (Longhorn: the pinned chart values' replica count)."""
+    if option != "longhorn":
+        return 1
+    from labkit.components import storage as storage_mod
+
+    values = storage_mod.option("longhorn").helm_values() or {}
+    return int(values.get("persistence", {}).get("defaultClassReplicaCount", 3))
+
+
+# --- free space --------------------------------------------------------------------------------------------
+
+
+def docker_root() -> Path:
+    return Path(str(engine.info().get("DockerRootDir", "/var/lib/docker")))
+
+
 def docker_volumes_dir() -> Path:
-    return Path(str(engine.info().get("DockerRootDir", "/var/lib/docker"))) / "volumes"
+    """Where Docker keeps volumes: the kind nodes' ``/var`` (and so every local-path PV) lives there."""
+    return docker_root() / "volumes"
 
 
-def check_free_space(size_bytes: int, n_cells: int, where: Path) -> None:
-    """Refuse a benchmark whose files would not fit (each cell holds one file of ``size`` plus margin)."""
-    try:
-        free = shutil.disk_usage(where).free
-    except OSError:
-        return  # not visible from here (Docker Desktop): the cells' own checks still apply
-    need = int(size_bytes * 1.5) * n_cells + 256 * 1024**2
+def free_bytes(path: Path) -> int | None:
+    """Free bytes of the filesystem behind ``path`` (or its parent, when ``path`` is root's only), if visible."""
+    for where in (path, path.parent):
+        try:
+            return shutil.disk_usage(where).free
+        except OSError:
+            continue
+    return None
+
+
+def check_space(chosen: Sequence[Cell], size: str, *, where: Path | None = None) -> None:
+    """Refuse, before anything exists, fio files that would not fit beside Docker's data.
+
+    Every cell keeps its data file for the whole run (cells are interleaved), a replicated
+    option once per replica, all on the disk behind Docker's data root on kind."""
+    if not chosen:
+        return
+    if where is None:
+        try:
+            where = docker_volumes_dir()
+        except LabkitError:
+            return  # no Docker here: the cells say so themselves
+    free = free_bytes(where)
+    if free is None:
+        log(f"! free space behind {where} is not visible from here (Docker Desktop's VM?): not checked")
+        return
+    copies = sum(int(c.config.get("replicas", 1)) for c in chosen)
+    each = engine_storage.size_bytes(size)
+    need = int(each * copies * 1.2) + SPACE_HEADROOM
     if need > free:
-        raise BadInput("fio size", f"{size_bytes / 1024**2:.0f} MiB × {n_cells} cells",
-                       f"at most about {(free - 256 * 1024**2) / 1.5 / max(1, n_cells) / 1024**2:.0f} MiB per cell "
-                       f"({free / 1024**3:.1f} GiB free at {where})", fix="use a smaller --size, or free space")
+        fits = max(0, int((free - SPACE_HEADROOM) / 1.2 / copies))
+        detail = ", ".join(c.name + (f" ×{c.config['replicas']}" if c.config.get("replicas", 1) > 1 else "")
+                           for c in chosen)
+        raise BadInput("fio size", size,
+                       f"at most {_mib(fits)} for {len(chosen)} cells ({copies} copies: {detail}): they need "
+                       f"{_mib(need)} (size × copies + 20 % + {_mib(SPACE_HEADROOM)} headroom) but {_mib(free)} "
+                       f"are free on the filesystem behind {where}",
+                       fix=f"use a smaller --size (e.g. --size {max(1, fits // 1024**2 // 2)}M), fewer cells, "
+                           "or free space (`docker system df`)")
 
 
-def pvc_manifest(name: str, storage_class: str, size_bytes: int, session: str) -> dict[str, Any]:
-    gib = max(1, -(-int(size_bytes * 1.5 + 64 * 1024**2) // 1024**3))
+def _mib(n: float) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+# --- manifests (plain dicts; pure) -------------------------------------------------------------------------
+
+
+def slug(cell: str) -> str:
+    """A short DNS-label form of a cell name (StorageClass names may be long or hold dots)."""
+    text = re.sub(r"[^a-z0-9-]+", "-", cell.lower()).strip("-") or "sc"
+    if len(text) <= 24 and text == cell:
+        return text
+    import hashlib
+
+    return f"{text[:17].rstrip('-')}-{hashlib.sha256(cell.encode()).hexdigest()[:6]}"
+
+
+def claim_name(session: str, cell: str) -> str:
+    return f"lk-{session}-{slug(cell)}"
+
+
+def job_name(session: str, cell: str, seq: int | str) -> str:
+    return f"lk-{session}-{slug(cell)}-{seq}"
+
+
+def object_labels(session: str, cell: str) -> dict[str, str]:
+    """Labels of every object of a cell: ``labkit clean`` finds them, the cell's delete selects them."""
+    return engine.labels(session, f"bench-{slug(cell)}")
+
+
+def selector(session: str, cell: str) -> str:
+    return f"{engine.SESSION}={session},{engine.ROLE}=bench-{slug(cell)}"
+
+
+def claim_size(size_bytes: int) -> str:
+    """The PVC request: the fio file × 1.5 plus a margin (probe file, filesystem overhead), in MiB."""
+    return f"{math.ceil((size_bytes * 1.5 + CLAIM_MARGIN) / 1024**2)}Mi"
+
+
+def pvc_manifest(cell: str, *, session: str, storage_class: str, size_bytes: int) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": name, "namespace": kind_net.NAMESPACE, "labels": _labels(session, name)},
+            "metadata": {"name": claim_name(session, cell), "namespace": NAMESPACE,
+                         "labels": object_labels(session, cell)},
             "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
-                     "resources": {"requests": {"storage": f"{gib}Gi"}}}}
+                     "resources": {"requests": {"storage": claim_size(size_bytes)}}}}
 
 
-def job_manifest(name: str, claim: str, image: str, argv: list[str], session: str, cell: str,
-                 *, tolerate_control_plane: bool = False) -> dict[str, Any]:
-    spec: dict[str, Any] = {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
-                            "containers": [{"name": "fio", "image": image, "imagePullPolicy": "IfNotPresent",
-                                            "command": argv, "volumeMounts": [{"name": "data", "mountPath": MOUNT}]}],
-                            "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim}}]}
-    if tolerate_control_plane:
-        spec["tolerations"] = [{"key": "node-role.kubernetes.io/control-plane", "operator": "Exists",
-                                "effect": "NoSchedule"}]
+def job_manifest(cell: str, *, session: str, seq: int | str, image: str, command: list[str], node: str,
+                 tolerate: bool = False, deadline_s: float = 600, test: str = "") -> dict[str, Any]:
+    """One fio run on the cell's claim, on ``node``; never retried (a failure is a result)."""
+    labels = {**object_labels(session, cell), **({"io.labkit.test": test} if test else {})}
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 1,
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {  # the node by name,
+            "nodeSelectorTerms": [{"matchFields": [                          # through the scheduler (not nodeName),
+                {"key": "metadata.name", "operator": "In", "values": [node]}]}]}}},  # so WaitForFirstConsumer binds
+        "containers": [{"name": "fio", "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
+                        "volumeMounts": [{"name": "data", "mountPath": MOUNT}]}],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim_name(session, cell)}}],
+    }
+    if tolerate:
+        pod["tolerations"] = [{"key": kind_net.CONTROL_PLANE, "operator": "Exists", "effect": "NoSchedule"}]
     return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": name, "namespace": kind_net.NAMESPACE, "labels": _labels(session, cell)},
-            "spec": {"backoffLimit": 0, "ttlSecondsAfterFinished": 600,
-                     "template": {"metadata": {"labels": _labels(session, cell)}, "spec": spec}}}
+            "metadata": {"name": job_name(session, cell, seq), "namespace": NAMESPACE, "labels": labels},
+            "spec": {"backoffLimit": 0,                          # a failed fio run is a result, not a retry
+                     "activeDeadlineSeconds": max(1, math.ceil(deadline_s)),
+                     "ttlSecondsAfterFinished": JOB_TTL_S,       # the cluster tidies up even if we cannot
+                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
 
 
-def _labels(session: str, cell: str) -> dict[str, str]:
-    return {engine.MANAGED: "true", engine.SESSION: session, engine.ROLE: f"bench-{cell}"}
+def prepare_command(size: str) -> list[str]:
+    """Probe O_DIRECT, say which ``direct`` the cell uses, then precondition the data file with it."""
+    probe = storage.direct_probe_argv(MOUNT)
+    probe_file = next(a.split("=", 1)[1] for a in probe if a.startswith("--filename="))
+    with_direct = shlex.join(storage.precondition_argv(MOUNT, size=size, direct=True))
+    without = shlex.join(storage.precondition_argv(MOUNT, size=size, direct=False))
+    return ["sh", "-c",
+            f"if {shlex.join(probe)} > /dev/null 2>&1; then rm -f {probe_file}; echo '{DIRECT_MARK}1'; "
+            f"exec {with_direct}; fi; rm -f {probe_file}; echo '{DIRECT_MARK}0 (O_DIRECT refused)'; exec {without}"]
 
 
-def all_manifests(image: str = "labkit/tools:0.2.0") -> list[dict[str, Any]]:
-    """Everything the cells create, for strict schema tests."""
-    job = storage.fio_jobs(["randread-4k-qd32"], size="64M", runtime_s=1, ramp_s=0, numjobs=1)[0]
-    return [kind_net.namespace_manifest(), pvc_manifest("lk-s-local-path", "standard", 64 * 1024**2, "0a1b2c"),
-            job_manifest("lk-s-local-path-1", "lk-s-local-path", image, storage.fio_argv(job, MOUNT, direct=True),
-                         "0a1b2c", "local-path", tolerate_control_plane=True)]
+def cell_manifests(cell: str, *, session: str, image: str, storage_class: str, size: str, node: str,
+                   tolerate: bool = False) -> list[dict[str, Any]]:
+    """The claim and its first consumer (the preparing Job), applied together."""
+    return [pvc_manifest(cell, session=session, storage_class=storage_class,
+                         size_bytes=engine_storage.size_bytes(size)),
+            job_manifest(cell, session=session, seq="prep", image=image, command=prepare_command(size), node=node,
+                         tolerate=tolerate, deadline_s=PREPARE_TIMEOUT, test="prepare")]
+
+
+def all_manifests(*, session: str = "0123456789", image: str | None = None, node: str = "node-a",
+                  tolerate: bool = True) -> list[dict[str, Any]]:
+    """Every object the cluster cells create (for strict schema checks), one measurement Job per fio job."""
+    from labkit.versions import tools_image
+
+    image = image or tools_image()
+    out = [kind_net.namespace_manifest()]
+    for cell, sc in (*OPTION_CLASSES.items(), ("rook-ceph.block.example.com", "rook-ceph.block.example.com")):
+        out += cell_manifests(cell, session=session, image=image, storage_class=sc, size="64M", node=node,
+                              tolerate=tolerate)
+    for i, job in enumerate(storage.fio_jobs(list(storage.JOBS), size="64M", runtime_s=1, ramp_s=0.5, numjobs=1)):
+        out.append(job_manifest(S1, session=session, seq=i + 1, image=image, node=node, tolerate=tolerate,
+                                command=storage.fio_argv(job, MOUNT, direct=True), deadline_s=40, test=job.name))
+    return out
+
+
+# --- StorageClasses ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StorageClassInfo:
+    name: str
+    provisioner: str
+    binding_mode: str
+    reclaim_policy: str
+    default: bool
+
+
+def parse_storage_classes(doc: dict[str, Any]) -> dict[str, StorageClassInfo]:
+    """``kubectl get storageclass -o json`` by name."""
+    out = {}
+    for item in doc.get("items", []):
+        meta = item.get("metadata", {})
+        notes = meta.get("annotations") or {}
+        out[meta["name"]] = StorageClassInfo(
+            meta["name"], str(item.get("provisioner", "")), str(item.get("volumeBindingMode", "Immediate")),
+            str(item.get("reclaimPolicy", "Delete")),
+            notes.get("storageclass.kubernetes.io/is-default-class") == "true")
+    return out
+
+
+def storage_classes(target: Any, runner: Any) -> dict[str, StorageClassInfo]:
+    res = runner.run(list(target.kubectl("get", "storageclass", "--output", "json")), timeout=60, quiet=True)
+    try:
+        return parse_storage_classes(json.loads(res.stdout))
+    except (ValueError, KeyError) as exc:
+        raise LabkitError(f"kubectl get storageclass gave no list: {res.stdout[:200]!r}",
+                          fix=f"check that `{shlex.join(target.kubectl('get', 'storageclass'))}` works") from exc
+
+
+def check_classes(target: str, kube: Any, chosen: Sequence[Cell], *, runner: Any) -> dict[str, StorageClassInfo]:
+    """Read the cluster's StorageClasses before anything is created. On ``cluster`` a name it lacks is
+    :class:`BadInput` naming those it has; on kind such a cell is later unavailable with the fix."""
+    if kube is None or all(c.name in HOST_CELLS for c in chosen):
+        return {}
+    classes = storage_classes(kube, runner)
+    if target == "cluster":
+        for c in chosen:
+            if c.config["storage_class"] not in classes:
+                raise BadInput("StorageClass", c.config["storage_class"], ", ".join(classes) or "(none in the cluster)",
+                               fix=f"`{shlex.join(kube.kubectl('get', 'storageclass'))}` lists them")
+    return classes
+
+
+# --- waiting, and saying why not ---------------------------------------------------------------------------
+
+
+class JobFailed(LabkitError):
+    """A fio Job ended Failed (or not at all); ``diagnostics`` holds its logs, describe and events."""
+
+    def __init__(self, job: str, reason: str, output: str, diagnostics: str, *, fix: str | None = None) -> None:
+        self.job, self.reason, self.output, self.diagnostics = job, reason, output, diagnostics
+        tail = "\n".join(diagnostics.strip().splitlines()[-30:])
+        out = "\n".join(output.strip().splitlines()[-8:])
+        super().__init__(f"fio Job {job} {reason}" + (f"\n--- fio output (last lines) ---\n{out}" if out else "")
+                         + f"\n--- diagnostics ---\n{tail}", fix=fix)
+
+
+class PvcNotBound(Unavailable):
+    """A cell's claim did not turn Bound; ``why`` is the telling event, ``diagnostics`` the describe output."""
+
+    def __init__(self, cell: str, claim: str, headline: str, why: str, diagnostics: str, *, fix: str) -> None:
+        self.cell, self.claim, self.why, self.diagnostics = cell, claim, why, diagnostics
+        tail = "\n".join(diagnostics.strip().splitlines()[-40:])
+        super().__init__(f"{cell}: PVC {claim} {headline}: {why}\n--- diagnostics ---\n{tail}", fix=fix)
+
+
+def events_why(describe: str) -> str:
+    """The event that explains a Pending object: the newest Warning, else the newest event."""
+    _, _, section = describe.partition("\nEvents:")
+    if not section.strip() or section.strip().startswith("<none>"):
+        return "no events at all (is the StorageClass's provisioner running?)"
+    events = []
+    for line in section.splitlines():
+        parts = re.split(r"\s{2,}", line.strip())
+        if len(parts) >= 3 and parts[0] in ("Normal", "Warning"):
+            events.append((parts[0], parts[1], parts[-1]))
+    if not events:
+        return "no events at all (is the StorageClass's provisioner running?)"
+    _, reason, message = next((e for e in reversed(events) if e[0] == "Warning"), events[-1])
+    return f"{reason}: {message}"
+
+
+def _diagnose(cluster: kind_net.BenchCluster, *commands: tuple[str, ...]) -> str:
+    out = []
+    for args in commands:
+        shown = shlex.join(cluster.target.kubectl(*args))
+        try:
+            res = cluster.kubectl(*args, timeout=30, check=False, quiet=True)
+            out.append(f"$ {shown}\n{res.stdout}{res.stderr}")
+        except LabkitError as exc:
+            out.append(f"$ {shown}\n{exc.message}")
+    return "\n".join(out)
+
+
+def _events() -> tuple[str, ...]:
+    return ("get", "events", "--namespace", NAMESPACE, "--sort-by=.lastTimestamp")
+
+
+def _job_failure(cluster: kind_net.BenchCluster, name: str) -> str | None:
+    """``"Failed (DeadlineExceeded: …)"`` once the Job has failed, else None."""
+    res = cluster.kubectl("get", "job", name, "--namespace", NAMESPACE, "--output", "json", timeout=30,
+                          check=False, quiet=True)
+    if not res.ok:
+        return f"is gone: {res.stderr.strip()[-200:]}" if "NotFound" in res.stderr else None
+    for cond in json.loads(res.stdout or "{}").get("status", {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True":
+            return f"failed ({cond.get('reason', '?')}: {cond.get('message', '')})"
+    return None
+
+
+def wait_job(cluster: kind_net.BenchCluster, name: str, *, timeout: float, quiet: bool = False,
+             poll: float = POLL_S) -> None:
+    """Wait for Job ``name`` to Complete; a Failed Job ends the wait at once with its logs and events.
+
+    ``kubectl wait`` waits for one condition, so it waits in slices of ``poll`` seconds and the
+    Job is checked for Failed between them; ``timeout`` bounds the whole wait."""
+    slices = max(1, math.ceil(timeout / poll))
+    for i in range(slices):
+        step = min(poll, timeout - i * poll)
+        res = cluster.kubectl("wait", "--for=condition=Complete", f"job/{name}",
+                              "--namespace", NAMESPACE,
+                              f"--timeout={step:g}s",          # one slice; the loop bounds the whole wait
+                              timeout=step + 30, check=False, quiet=quiet)
+        if res.ok:
+            return
+        if "timed out" not in res.stderr + res.stdout:
+            raise CommandError(res.argv, res.returncode, res.stdout, res.stderr)
+        failure = _job_failure(cluster, name)
+        if failure:
+            raise _job_error(cluster, name, failure)
+    raise _job_error(cluster, name, f"did not complete within {timeout:g} s")
+
+
+def _job_error(cluster: kind_net.BenchCluster, name: str, reason: str) -> JobFailed:
+    logs = cluster.kubectl("logs", f"job/{name}", "--namespace", NAMESPACE, "--tail=40", timeout=30, check=False,
+                           quiet=True)
+    diag = _diagnose(cluster, ("describe", "pods", "--namespace", NAMESPACE, "--selector",
+                               f"batch.kubernetes.io/job-name={name}"), _events())
+    return JobFailed(name, reason, logs.stdout + logs.stderr, diag,
+                     fix="read fio's output and the pod's events above; `kubectl get jobs,pods -n labkit-bench`")
+
+
+def wait_bound(cluster: kind_net.BenchCluster, cell: str, claim: str, info: StorageClassInfo | None, *,
+               consumer: str, timeout: float) -> None:
+    """Wait for the claim to be Bound, *after* its first consumer exists; else :class:`PvcNotBound`."""
+    res = cluster.kubectl("wait", "--for=jsonpath={.status.phase}=Bound", f"pvc/{claim}",
+                          "--namespace", NAMESPACE,
+                          f"--timeout={timeout:g}s",
+                          timeout=timeout + 30, check=False)
+    if res.ok:
+        return
+    describe = _diagnose(cluster, ("describe", "pvc", claim, "--namespace", NAMESPACE))
+    diag = describe + "\n" + _diagnose(cluster, ("describe", "pods", "--namespace", NAMESPACE, "--selector",
+                                                 f"batch.kubernetes.io/job-name={consumer}"), _events())
+    mode = info.binding_mode if info else "binding mode unknown"
+    sc = info.name if info else "?"
+    provisioner = info.provisioner if info else "its provisioner"
+    fix = (f"the consumer Job {consumer} exists (WaitForFirstConsumer needs one): is it schedulable (its events "
+           "above)? " if mode == "WaitForFirstConsumer" else "") + (
+        f"Is {provisioner} running (`kubectl get pods --all-namespaces | grep -i provisioner`)?")
+    raise PvcNotBound(cell, claim, f"(StorageClass {sc}, {mode}) not Bound within {timeout:g} s",
+                      events_why(describe), diag, fix=fix)
+
+
+# --- the cells' sessions -----------------------------------------------------------------------------------
+
+
+def fio_json(logs: str) -> str:
+    """fio's JSON document out of ``kubectl logs``, which interleaves the container's stderr (fio's
+    warnings) with it; the text is returned unchanged when it holds no complete JSON object."""
+    start = logs.find("{")
+    if start < 0:
+        return logs
+    try:
+        _, end = json.JSONDecoder().raw_decode(logs, start)
+    except ValueError:
+        return logs
+    return logs[start:end]
 
 
 @dataclass
 class ClaimObjects:
+    """A cell's Jobs, their pods and its PVC, found by label; :meth:`remove` deletes them without waiting.
+
+    Adopted by the run's Scope *before* anything is applied, so errors and Ctrl-C still delete them."""
+
     cluster: kind_net.BenchCluster
     session: str
     cell: str
 
     @property
     def name(self) -> str:
-        return f"jobs/pvc of {self.cell}"
+        return f"jobs/pods/pvc of {self.cell} ({selector(self.session, self.cell)})"
 
     def remove(self) -> None:
-        self.cluster.kubectl("delete", "jobs,pvc", "--namespace", kind_net.NAMESPACE, "--selector",
-                             kind_net.selector(self.session, self.cell), "--ignore-not-found", "--wait=false",
+        self.cluster.kubectl("delete", "jobs,pods,persistentvolumeclaims",
+                             "--namespace", NAMESPACE,
+                             "--selector", selector(self.session, self.cell),
+                             "--ignore-not-found",   # nothing made yet is fine
+                             "--wait=false",         # the PV goes by its reclaim policy; the run does not wait
                              timeout=60)
 
 
 @dataclass
-class JobPlace(engine_storage.FioPlace):
-    """fio runs as Jobs on a PVC; prepare/measure are the engine tier's (probe, precondition, parse)."""
+class ClaimCell:
+    """fio on one PVC: each measurement is a fresh Job on the same node, read back with ``kubectl logs``."""
 
-    cluster: Any = None
-    claim: str = ""
-    image: str = ""
-    session: str = ""
+    cell: Cell
+    cluster: kind_net.BenchCluster
+    session: str
+    image: str
+    node: str
     tolerate: bool = False
-    count: int = 0
-    gone: str | None = None
-    events: list[str] = field(default_factory=list)
+    direct: bool = True
+    seq: int = 0
 
-    def run_fio(self, argv: list[str], *, timeout: float, quiet: bool = False) -> str:
-        return self.collect(self.submit(argv, quiet=quiet), timeout=timeout, quiet=quiet)
+    @property
+    def claim(self) -> str:
+        return claim_name(self.session, self.cell.name)
 
-    def submit(self, argv: list[str], *, quiet: bool = False) -> str:
-        """Create the Job that runs ``argv`` on the claim; returns its name."""
-        self.count += 1
-        name = f"{self.claim}-{self.count}"
-        manifest = job_manifest(name, self.claim, self.image, argv, self.session, self.cell.name,
-                                tolerate_control_plane=self.tolerate)
-        self.cluster.kubectl("apply", "--filename", "-", stdin=kind_net.to_yaml([manifest]), quiet=quiet)
-        return name
-
-    def collect(self, name: str, *, timeout: float, quiet: bool = False) -> str:
-        """Wait for Job ``name``, return fio's output, delete the Job (and its pod)."""
-        k = self.cluster.kubectl
-        ns = ("--namespace", kind_net.NAMESPACE)
+    def run_job(self, command: list[str], *, timeout: float, quiet: bool = False, test: str = "") -> str:
+        """Apply a Job running ``command``, wait for it, return its output; the Job is deleted after."""
+        self.seq += 1
+        name = job_name(self.session, self.cell.name, self.seq)
+        job = job_manifest(self.cell.name, session=self.session, seq=self.seq, image=self.image, command=command,
+                           node=self.node, tolerate=self.tolerate, deadline_s=timeout, test=test)
+        self.cluster.kubectl("apply", "--filename", "-", stdin=kind_net.to_yaml([job]), quiet=quiet)
         try:
-            done = k("wait", *ns, "--for=condition=Complete", f"job/{name}", f"--timeout={int(timeout)}s",
-                     timeout=timeout + 30, check=False, quiet=quiet)
-            logs = k("logs", *ns, f"job/{name}", timeout=60, check=False, quiet=True)
-            if not done.ok:
-                why = k("describe", "job", *ns, name, timeout=60, check=False, quiet=True).stdout[-1500:]
-                raise storage.ParseError(f"fio Job {name} did not complete: {(done.stderr or done.stdout).strip()}"
-                                         f"\n{logs.stdout.strip()[-400:]}\n{why}")
-            return str(logs.stdout)
+            wait_job(self.cluster, name, timeout=timeout, quiet=quiet)
+            return str(self.cluster.kubectl("logs", f"job/{name}", "--namespace", NAMESPACE, timeout=60,
+                                            quiet=True).stdout)
         finally:
-            k("delete", "job", *ns, name, "--ignore-not-found", "--wait=false", "--cascade=background",
-              timeout=60, check=False, quiet=True)
+            self.cluster.kubectl("delete", "job", name, "--namespace", NAMESPACE, "--ignore-not-found",
+                                 "--wait=false", "--cascade=background", timeout=60, check=False, quiet=True)
+
+    def measure(self, job: storage.FioJob, *, timeout: float, quiet: bool = False) -> Measurement:
+        out = fio_json(self.run_job(storage.fio_argv(job, MOUNT, direct=self.direct), timeout=timeout, quiet=quiet,
+                                    test=job.name))
+        return Measurement(storage.parse_fio(out, job), storage.fio_version(out), job.scenario(direct=self.direct))
 
     def alive(self) -> str | None:
-        return self.gone
+        """Why the claim can no longer be measured, or None (a failure to *read* it is no verdict)."""
+        try:
+            res = self.cluster.kubectl("get", "pvc", self.claim, "--namespace", NAMESPACE, "--output", "json",
+                                       timeout=30, check=False, quiet=True)
+        except LabkitError:
+            return None
+        if not res.ok:
+            return f"PVC {self.claim} is gone (deleted?)" if "NotFound" in res.stderr else None
+        try:
+            pvc = json.loads(res.stdout)
+        except ValueError:
+            return None
+        phase = pvc.get("status", {}).get("phase", "Unknown")
+        if pvc.get("metadata", {}).get("deletionTimestamp"):
+            return f"PVC {self.claim} is being deleted"
+        return None if phase == "Bound" else f"PVC {self.claim} is {phase}"
+
+    def impair(self, spec: Any, *, calibrate: Any = None) -> str:
+        raise Unavailable(f"cannot impair cell {self.cell.name}: impairments on cluster cells are not supported yet",
+                          fix="impair an engine cell (e.g. volume), or run without --impair")
 
 
-def _wait_bound(cluster: kind_net.BenchCluster, claim: str, timeout: float) -> None:
-    ns = ("--namespace", kind_net.NAMESPACE)
-    res = cluster.kubectl("wait", *ns, "--for=jsonpath={.status.phase}=Bound", f"pvc/{claim}",
-                          f"--timeout={int(timeout)}s", timeout=timeout + 30, check=False, quiet=True)
-    if not res.ok:
-        why = cluster.kubectl("describe", "pvc", *ns, claim, timeout=60, check=False, quiet=True).stdout
-        raise Unavailable(f"PVC {claim} never became Bound within {timeout:g} s:\n{why.strip()[-2000:]}",
-                          fix="check the StorageClass's provisioner pods (kubectl get pods -A) and the events above")
+def host_problem() -> str | None:
+    """Why S0 cannot run here (no fio, Docker's volumes directory out of reach), or None."""
+    if shutil.which("fio") is None:
+        return "fio is not installed on the host (S0 runs fio natively): apt-get install fio"
+    volumes = docker_volumes_dir()
+    try:
+        os.stat(volumes)
+    except FileNotFoundError:
+        return (f"Docker's volumes directory {volumes} is not on this machine: the daemon runs elsewhere "
+                "(Docker Desktop's VM, or a remote DOCKER_HOST)")
+    except PermissionError:
+        return f"Docker's volumes directory {volumes} is not readable by uid {os.geteuid()} (it is root's)"
+    if not os.access(volumes, os.W_OK | os.X_OK):
+        return f"Docker's volumes directory {volumes} is not writable by uid {os.geteuid()}"
+    return None
 
 
-def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> engine_storage.FioPlace:
-    """S0 on the host (in Docker's data root), or a PVC whose first Job makes it bind."""
-    size: str = ctx["fio_size"]
+def open_host(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> engine_storage.FioPlace:
+    """S0: fio natively on the host, in a labelled Docker volume beside the kind nodes' own ``/var`` volumes."""
+    problem = host_problem()
+    if problem:
+        raise Unavailable(f"{name}: {problem}", fix="run the benchmark as root on the Docker host; the cluster "
+                          "cells do not need it")
+    volume = scope.volume(f"lk-{scope.session}-{name}")  # labelled: `labkit clean` finds it after a crash
+    mount = Path(str(volume.attrs.get("Mountpoint", "")))
+    if not mount.is_dir():
+        raise Unavailable(f"{name}: Docker put volume {volume.name} at {mount}, which is not on this machine",
+                          fix="run labkit on the Docker host itself")
+    return engine_storage.open_cell("hostfs", scope, {**ctx, "scratch": str(mount), "cell": ctx["cells"][name]})
+
+
+def open_claim(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> ClaimCell:
+    """Apply the claim with its first consumer (the preparing Job), wait for Bound, then for the Job."""
+    cluster: kind_net.BenchCluster | None = ctx.get("cluster")
+    if cluster is None:
+        raise Unavailable(f"{name}: no cluster to run Jobs in", fix="pass a KubeTarget (kube=...)")
     cell: Cell = ctx["cells"][name]
-    if name == S0:
-        volumes = docker_volumes_dir()
-        if not volumes.is_dir() or not os.access(volumes, os.W_OK):
-            raise Unavailable(f"{S0}: Docker's volumes directory {volumes} is not writable from here",
-                              fix="run as root on the Docker host (on Docker Desktop the disk is inside its VM)")
-        place = engine_storage.open_cell("hostfs", scope, {**ctx, "scratch": str(volumes)})
-        place.cell = cell
-        return place
-    cluster: kind_net.BenchCluster = ctx["cluster"]
-    storage_class = cell.config["storage_class"]
-    classes = json.loads(cluster.kubectl("get", "storageclass", "--output", "json", quiet=True).stdout or "{}")
-    known = [c["metadata"]["name"] for c in classes.get("items", [])]
-    if storage_class not in known:
-        raise Unavailable(f"{name}: StorageClass {storage_class} does not exist in this cluster "
-                          f"(it has: {', '.join(known) or 'none'})",
-                          fix=f"install it (`labkit up --storage {name}`) or pick one of those")
-    session = scope.session
-    claim = f"lk-{session}-{name}"[:60]
+    sc = str(cell.config["storage_class"])
+    classes: dict[str, StorageClassInfo] = ctx.get("classes") or storage_classes(cluster.target, cluster.runner)
+    if sc not in classes:
+        option = cell.config.get("option", name)
+        raise Unavailable(f"{name}: StorageClass {sc} does not exist in this cluster (it has: "
+                          f"{', '.join(classes) or 'none'})",
+                          fix=f"install it (`labkit up --storage {option}`), or measure one of those")
+    node = cluster.placement.first
+    if node is None:
+        raise Unavailable(f"{name}: no node can take the fio Jobs ({cluster.placement.note})",
+                          fix="make a node Ready and schedulable (kubectl get nodes)")
+    session, size = scope.session, str(ctx["fio_size"])
+    session_cell = ClaimCell(cell, cluster, session, ctx["image"], node, cluster.placement.tolerate_control_plane)
+    objects = cell_manifests(name, session=session, image=ctx["image"], storage_class=sc, size=size, node=node,
+                             tolerate=session_cell.tolerate)
     scope.adopt(ClaimObjects(cluster, session, name))
-    cluster.kubectl("apply", "--filename", "-", stdin=kind_net.to_yaml(
-        [pvc_manifest(claim, storage_class, engine_storage.size_bytes(size), session)]))
-    place = JobPlace(cell, MOUNT, cluster=cluster, claim=claim, image=ctx["image"], session=session,
-                     tolerate=cluster.placement.tolerate_control_plane)
-    probe = place.submit(storage.direct_probe_argv(MOUNT), quiet=True)  # the claim's first consumer (WFFC)
-    _wait_bound(cluster, claim, 180)  # binds once the probe's pod is scheduled; never → Unavailable + events
     try:
-        place.collect(probe, timeout=300, quiet=True)
-    except storage.ParseError:
-        place.direct = False
-        log(f"! {name}: O_DIRECT refused on this volume; rows are recorded with direct=0")
+        cluster.kubectl("apply", "--filename", "-", stdin=kind_net.to_yaml(objects))
+    except CommandError as exc:
+        raise Unavailable(f"{name}: the cluster refused the claim or its Job: {exc.stderr.strip()[-300:]}",
+                          fix="read the message (quota? admission policy? a size the class refuses?)") from exc
+    prep = job_name(session, name, "prep")
+    wait_bound(cluster, name, session_cell.claim, classes[sc], consumer=prep,
+               timeout=float(ctx.get("bind_timeout") or BIND_TIMEOUT))
     try:
-        place.run_fio(storage.precondition_argv(MOUNT, size=size, direct=place.direct), timeout=900, quiet=True)
-    except LabkitError as exc:
-        raise Unavailable(f"{name}: preconditioning failed: {exc.message}") from exc
-    log(f"✓ cell {name}: {cell.description} (direct={int(place.direct)})")
-    return place
+        wait_job(cluster, prep, timeout=float(ctx.get("prepare_timeout") or PREPARE_TIMEOUT))
+        out = cluster.kubectl("logs", f"job/{prep}", "--namespace", NAMESPACE, timeout=60, quiet=True).stdout
+    except JobFailed as exc:
+        raise Unavailable(f"{name}: preparing the data file failed: {exc.message}", fix=exc.fix) from exc
+    mark = re.search(re.escape(DIRECT_MARK) + r"([01])", out)
+    if mark is None:
+        raise Unavailable(f"{name}: the preparing Job did not say whether O_DIRECT works: {out.strip()[-300:]!r}",
+                          fix=f"is {ctx['image']} the lab's tools image (sh, fio)?")
+    session_cell.direct = mark.group(1) == "1"
+    if not session_cell.direct:
+        log(f"! {name}: the volume refuses O_DIRECT; rows are recorded with direct=0")
+    cluster.kubectl("delete", "job", prep, "--namespace", NAMESPACE, "--ignore-not-found", "--wait=false",
+                    "--cascade=background", timeout=60, check=False, quiet=True)
+    log(f"✓ cell {name}: {cell.description} on {node} (PVC {session_cell.claim}, {classes[sc].binding_mode}, "
+        f"direct={int(session_cell.direct)})")
+    return session_cell
+
+
+def open_cell(name: str, scope: engine.Scope, ctx: dict[str, Any]) -> Any:
+    """Set up one storage cell of the kind or cluster target; raises :class:`Unavailable` with the reason.
+
+    ``ctx``: ``cells`` (this run's cells by name), ``image``, ``fio_size``, ``cluster`` (from
+    :func:`labkit.bench.kind_net.prepare`; not needed for S0), ``classes`` (from :func:`check_classes`),
+    ``bind_timeout``, ``prepare_timeout``."""
+    if name in HOST_CELLS:
+        return open_host(name, scope, ctx)
+    return open_claim(name, scope, ctx)

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 SUITES = ("net", "storage", "engine")  # engine: container start latency per engine/runtime
 TARGETS = ("engine", "kind", "cluster")
+#: Cells of the kind/cluster targets that run on this host, not in the cluster (N2, S0).
+LOCAL_CELLS = kind_net.DOCKER_CELLS | kind_storage.HOST_CELLS
 
 
 def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
@@ -53,7 +55,9 @@ def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
 
     On ``kind`` the cells measure ``cni`` (default kindnet) and N2 runs on the Docker network
     ``docker_network`` (default ``kind``). On ``cluster`` the CNI is only a label, and N2 is
-    offered only when a Docker network beside the nodes is named.
+    offered only when a Docker network beside the nodes is named. Storage on ``kind``: S0, S1
+    (local-path) and the option cells in ``storage_classes`` (openebs-hostpath, longhorn); on
+    ``cluster``: the StorageClasses named in ``storage_classes``.
     """
     _check_choice("suite", suite, SUITES)
     _check_choice("target", target, TARGETS)
@@ -69,15 +73,6 @@ def catalog(suite: str, target: str = "engine", *, cni: str | None = None,
     if target == "kind":
         return kind_net.cells(kind_net.check_cni(cni or "kindnet"))
     return kind_net.cells(cni or "unknown", bridge=docker_network is not None)
-
-
-def _check_kind_space(size: str, n_cells: int) -> None:
-    """Before anything exists: will the fio files fit beside Docker's data (which holds the kind nodes)?"""
-    try:
-        where = kind_storage.docker_volumes_dir()
-    except LabkitError:
-        return  # no Docker here: the cells report that themselves
-    kind_storage.check_free_space(engine_storage.size_bytes(size), n_cells, where)
 
 
 def _check_choice(what: str, value: str, allowed: Sequence[str]) -> None:
@@ -114,8 +109,7 @@ class Plan:
     @property
     def needs_docker(self) -> bool:
         """Whether a cell runs on the local Docker engine (every engine cell; N2 beside a kind cluster)."""
-        return self.target == "engine" or any(c.name in kind_net.DOCKER_CELLS or c.name == kind_storage.S0
-                                              for c in self.cells)
+        return self.target == "engine" or any(c.name in LOCAL_CELLS for c in self.cells)
 
 
 def plan(
@@ -137,13 +131,17 @@ def plan(
 ) -> Plan:
     """Validate the request; every bad value raises :class:`BadInput` naming what is allowed.
 
-    ``cni``, ``docker_network`` and ``kube`` (the cluster to run pods in) apply to the kind and
-    cluster targets only.
+    ``cni``, ``docker_network``, ``kube`` (the cluster to run pods in) and ``storage_classes`` (kind:
+    the option cells beside S0 and S1; cluster: the StorageClasses to measure) apply to the kind and
+    cluster targets only. On kind, storage files that would not fit beside Docker's data are refused.
     """
-    given = [k for k, v in {"cni": cni, "docker_network": docker_network, "kube": kube}.items() if v]
+    given = [k for k, v in {"cni": cni, "docker_network": docker_network, "kube": kube,
+                            "storage_classes": storage_classes}.items() if v]
     if target == "engine" and given:
-        raise BadInput("option for the engine target", ", ".join(given), "cni, docker_network and kube only with "
-                       "target kind or cluster", fix="drop them, or use target='kind'")
+        raise BadInput("option for the engine target", ", ".join(given), "cni, docker_network, kube and "
+                       "storage_classes only with target kind or cluster", fix="drop them, or use target='kind'")
+    if storage_classes and suite != "storage":
+        raise BadInput("storage_classes", list(storage_classes), "only with suite 'storage'")
     known = catalog(suite, target, cni=cni, docker_network=docker_network, storage_classes=storage_classes)
     prof = profiles.get(profile)
     names = list(cells) if cells else list(known)
@@ -176,8 +174,8 @@ def plan(
             except ValueError:
                 raise BadInput("fio size", size, "a number with K, M or G, e.g. 64M or 1G") from None
         chosen = list(tests) if tests else list(prof.fio_jobs)
-        if target == "kind":
-            _check_kind_space(size or prof.fio_size, len(names))
+        if target == "kind":  # before anything exists: do the fio files fit beside the kind nodes' data?
+            kind_storage.check_space([known[n] for n in names], size or prof.fio_size)
         test_objs = storage.fio_jobs(chosen, size=size or prof.fio_size,
                                      runtime_s=duration_s or prof.fio_runtime_s,
                                      ramp_s=prof.fio_ramp_s, numjobs=prof.fio_numjobs)
@@ -256,6 +254,7 @@ def run(
     On target ``kind`` or ``cluster``, ``kube`` is the cluster to run pods in, ``cni`` names the
     CNI being measured (stored as each cell's component), ``image`` overrides the pinned tools
     image the pods run, and ``runner`` runs the kubectl commands (tests pass a recording fake).
+    Storage there: ``storage_classes`` as in :func:`plan`; each fio run is a Job on a PVC.
     """
     p = plan(suite, target=target, cells=cells, tests=tests, profile=profile, reps=reps, duration_s=duration_s,
              size=size, impair=impair, impair_cells=impair_cells, cni=cni, docker_network=docker_network, kube=kube,
@@ -303,7 +302,7 @@ class _Arm:
 
 
 def _check_cluster(p: Plan) -> None:
-    if p.target != "engine" and p.kube is None and any(c.name not in kind_net.DOCKER_CELLS for c in p.cells):
+    if p.target != "engine" and p.kube is None and any(c.name not in LOCAL_CELLS for c in p.cells):
         raise BadInput("cluster", None, f"a KubeTarget (kube=...) for the pods of target {p.target}",
                        fix="labkit.bench.kind.compare_cnis makes fresh kind clusters; run_on_cluster takes one")
 
@@ -327,6 +326,8 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
 
     for p in plans:
         _check_cluster(p)
+    classes = [kind_storage.check_classes(p.target, p.kube, p.cells, runner=runner or default_runner())
+               if p.suite == "storage" and p.target != "engine" else {} for p in plans]
     st = store if isinstance(store, Store) else Store(store or results_dir())
     image = _image(plans, image)
     docker = any(p.needs_docker for p in plans) or engine.available()
@@ -346,6 +347,8 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
                       "impair_cells": p.impair_cells}
             if p.target != "engine":
                 params.update(cni=p.cni, docker_network=p.docker_network, cluster=p.kube.name if p.kube else None)
+            if p.target != "engine" and p.suite == "storage":
+                params.update(storage_classes={c.name: c.config.get("storage_class") for c in p.cells})
             pair = [r for r in run_ids if r != run_ids[i]]
             meta = {"run_id": run_ids[i], "suite": p.suite, "target": p.target, "profile": p.profile.name,
                     "params": params, "notebook": notebook, "host": hostfacts, "host_class": hostfacts["host_class"],
@@ -363,7 +366,9 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
             if cluster is not None:
                 common.update(cluster.facts())
                 writer.update_meta(cluster=cluster.describe())
-            sessions, unavailable, impaired = _open(p, scope, image, cluster)
+            if classes[i]:
+                writer.update_meta(storage_classes={n: vars(c) for n, c in classes[i].items()})
+            sessions, unavailable, impaired = _open(p, scope, image, cluster, classes[i])
             arms.append(_Arm(p, writer, common, scope, sessions, unavailable, impaired))
         _measure(arms, timeout)
     for arm in arms:
@@ -374,7 +379,7 @@ def _execute(plans: list[Plan], *, store: Store | str | None, notebook: str | No
 def _cluster(p: Plan, clusters: dict[KubeTarget, kind_net.BenchCluster],
              runner: Runner | None) -> kind_net.BenchCluster | None:
     """The plan's cluster, prepared once per run (A and B arms share it); None when no pod cell runs."""
-    if p.kube is None or all(c.name in kind_net.DOCKER_CELLS or c.name == kind_storage.S0 for c in p.cells):
+    if p.kube is None or all(c.name in LOCAL_CELLS for c in p.cells):
         return None
     if p.kube not in clusters:
         clusters[p.kube] = kind_net.prepare(p.kube, runner=runner)
@@ -407,8 +412,8 @@ def _scenario(test: Any) -> dict[str, Any]:
     return test.scenario() if isinstance(test, net.NetTest) else test.scenario(direct=True)
 
 
-def _open(p: Plan, scope: engine.Scope, image: str,
-          cluster: kind_net.BenchCluster | None = None) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
+def _open(p: Plan, scope: engine.Scope, image: str, cluster: kind_net.BenchCluster | None = None,
+          classes: dict[str, Any] | None = None) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     sessions: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     impaired: dict[str, str] = {}
@@ -417,7 +422,7 @@ def _open(p: Plan, scope: engine.Scope, image: str,
         opener = runtimes.open_cell
     elif p.target != "engine" and p.suite == "storage":
         opener = kind_storage.open_cell
-        ctx.update(target=p.kube, cluster=cluster, cells={c.name: c for c in p.cells})
+        ctx.update(target=p.kube, cluster=cluster, cells={c.name: c for c in p.cells}, classes=classes)
     elif p.target == "engine":
         opener = engine_net.open_cell if p.suite == "net" else engine_storage.open_cell
     else:
