@@ -23,3 +23,16 @@ def to_yaml(objs: list[dict[str, Any]]) -> str:
 
     Dumper.add_representer(str, text)
     return "---\n".join(yaml.dump(o, Dumper=Dumper, sort_keys=False) for o in objs)
+
+
+def rollout_step(target: Any, namespace: str, what: str, timeout_s: int, title: str) -> Any:
+    """``kubectl rollout status`` as a step, with pods, the object and the namespace's events on failure."""
+    from labkit._run import Cmd
+    from labkit.steps import Step
+
+    k = target.kubectl
+    return Step(title, Cmd(k("rollout", "status", "-n", namespace, what, f"--timeout={timeout_s}s")),
+                timeout=timeout_s + 30,
+                diagnose=(Cmd(k("get", "pods", "-n", namespace, "-o", "wide")),
+                          Cmd(k("describe", what, "-n", namespace)),
+                          Cmd(k("get", "events", "-n", namespace, "--sort-by=.lastTimestamp"))))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit._run import Cmd
-from labkit.components import verify_net
+from labkit.components import rollout_step as _rollout, verify_net
 from labkit.config import ClusterConfig
 from labkit.errors import BadInput, LabkitError
 from labkit.paths import labkit_home
@@ -37,15 +37,6 @@ def _pins(name: str) -> dict[str, Any]:
 
 class Retired(LabkitError):
     """A component labkit deliberately does not install."""
-
-
-def _rollout(target: KubeTarget, ns: str, what: str, timeout_s: int, title: str) -> Step:
-    k = target.kubectl
-    return Step(title, Cmd(k("rollout", "status", "-n", ns, what, f"--timeout={timeout_s}s")),
-                timeout=timeout_s + 30,
-                diagnose=(Cmd(k("get", "pods", "-n", ns, "-o", "wide")),
-                          Cmd(k("describe", what, "-n", ns)),
-                          Cmd(k("get", "events", "-n", ns, "--sort-by=.lastTimestamp"))))
 
 
 def _appears(target: KubeTarget, ns: str, what: str, timeout_s: int, who: str) -> Step:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit._run import Cmd
-from labkit.components import to_yaml
+from labkit.components import rollout_step as _rollout, to_yaml
 from labkit.config import ClusterConfig, node_image
 from labkit.errors import BadInput, LabkitError, Unavailable
 from labkit.steps import Plan, Step
@@ -164,13 +164,6 @@ class StorageOption:
                                  "--namespace", namespace, "--create-namespace", "--values", "-"),
                      stdin=yaml.safe_dump(self.helm_values(), sort_keys=False)),
                  why=f"values from environments/{p['values']}", timeout=timeout_s)]
-
-
-def _rollout(target: KubeTarget, ns: str, what: str, timeout_s: int, title: str) -> Step:
-    k = target.kubectl
-    return Step(title, Cmd(k("rollout", "status", "-n", ns, what, f"--timeout={timeout_s}s")), timeout=timeout_s + 30,
-                diagnose=(Cmd(k("get", "pods", "-n", ns, "-o", "wide")),
-                          Cmd(k("get", "events", "-n", ns, "--sort-by=.lastTimestamp"))))
 
 
 @dataclass(frozen=True)
