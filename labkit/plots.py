@@ -48,23 +48,31 @@ def _short(text: str) -> str:
     return text if len(text) <= _NOTE_CHARS else text[: _NOTE_CHARS - 1] + "…"
 
 
+def _notes_below(fig: go.Figure, notes: Sequence[tuple[str, str]], *, top: int | None = None) -> go.Figure:
+    """One grey line under the plot per (label, reason), the full reason on hover; room made for them."""
+    for i, (label, note) in enumerate(notes):
+        fig.add_annotation(text=f"{label}: unavailable: {_short(note)}", hovertext=note, xref="paper",
+                           yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left", yanchor="top",
+                           font={"size": 11, "color": "#555"})
+    if notes:
+        fig.update_layout(margin={**({"t": top} if top is not None else {}), "b": 90 + 28 * len(notes)})
+    return fig
+
+
+def _note(note: object) -> str:
+    return note if isinstance(note, str) and note else "no values"
+
+
 def _unavailable(fig: go.Figure, summary: pd.DataFrame, metrics: Sequence[str]) -> go.Figure:
     """Annotate, under the plot, every cell that has no values for ``metrics`` and why."""
     metric = summary["metric"].fillna("")
     gone = summary[(summary["n"] == 0) & metric.isin([*metrics, ""])]
     why: dict[tuple[str, str], list[str]] = {}
     for row in gone.itertuples(index=False):
-        note = row.note if isinstance(row.note, str) and row.note else "no values"
-        tests = why.setdefault((str(row.cell), note), [])
+        tests = why.setdefault((str(row.cell), _note(row.note)), [])
         if str(row.test) not in tests:
             tests.append(str(row.test))
-    for i, ((cell, note), tests) in enumerate(why.items()):
-        fig.add_annotation(text=f"{cell} ({', '.join(tests)}): unavailable: {_short(note)}", hovertext=note,
-                           xref="paper", yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left",
-                           yanchor="top", font={"size": 11, "color": "#555"})
-    if why:
-        fig.update_layout(margin={"b": 90 + 28 * len(why)})
-    return fig
+    return _notes_below(fig, [(f"{cell} ({', '.join(tests)})", note) for (cell, note), tests in why.items()])
 
 
 def bars(summary: pd.DataFrame, *, metric: str, title: str | None = None) -> go.Figure:
@@ -242,14 +250,7 @@ def cni_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None, ti
                       yaxis_title="ratio (1 = same as the baseline)", legend_title="CNI", margin={"t": 110})
     gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
     gone = gone.drop_duplicates(["cni", "cell"])
-    for i, row in enumerate(gone.itertuples(index=False)):
-        note = row.note if isinstance(row.note, str) and row.note else "no values"
-        fig.add_annotation(text=f"{row.cni} {row.cell}: unavailable: {_short(note)}", hovertext=note, xref="paper",
-                           yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left", yanchor="top",
-                           font={"size": 11, "color": "#555"})
-    if len(gone):
-        fig.update_layout(margin={"t": 110, "b": 90 + 28 * len(gone)})
-    return fig
+    return _notes_below(fig, [(f"{r.cni} {r.cell}", _note(r.note)) for r in gone.itertuples(index=False)], top=110)
 
 
 #: Caption of every chart of storage results on kind (DESIGN §4: one disk).
@@ -286,11 +287,4 @@ def storage_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None
                       yaxis_title="ratio (1 = same as the baseline)", legend_title="fio job", margin={"t": 110})
     gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
     gone = gone.drop_duplicates(["cell"])
-    for i, row in enumerate(gone.itertuples(index=False)):
-        note = row.note if isinstance(row.note, str) and row.note else "no values"
-        fig.add_annotation(text=f"{row.cell}: unavailable: {_short(note)}", hovertext=note, xref="paper",
-                           yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left", yanchor="top",
-                           font={"size": 11, "color": "#555"})
-    if len(gone):
-        fig.update_layout(margin={"t": 110, "b": 90 + 28 * len(gone)})
-    return fig
+    return _notes_below(fig, [(str(r.cell), _note(r.note)) for r in gone.itertuples(index=False)], top=110)
