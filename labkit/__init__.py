@@ -19,10 +19,10 @@ from labkit.errors import (  # noqa: E402
 
 
 def connect(context: str | None = None, kubeconfig: str | None = None) -> object:
-    """Attach to an existing cluster (see :func:`labkit.cluster.connect`): verify and benchmark it."""
-    from labkit import cluster
+    """Attach to an existing cluster (see :func:`labkit.components.connect.connect`): verify and benchmark it."""
+    from labkit.components import connect as connecting
 
-    return cluster.connect(context=context, kubeconfig=kubeconfig)
+    return connecting.connect(context=context, kubeconfig=kubeconfig)
 
 
 __all__ = [

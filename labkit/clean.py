@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit import engine
+from labkit import docker
 from labkit.log import log
 
 KIND_PREFIX = "labkit"
@@ -27,12 +27,12 @@ class Item:
 
 def find(*, images: bool = True) -> list[Item]:
     """Everything ``clean`` would remove, in removal order."""
-    items = [Item(m.kind, m.name, m) for m in engine.managed(include_images=images)]
+    items = [Item(m.kind, m.name, m) for m in docker.managed(include_images=images)]
     items += [Item("kind cluster", name, name) for name in kind_clusters()]
-    from labkit.bench import hoststate
+    from labkit.targets import host as hoststate
 
     items += [Item(h.kind, h.name, h) for h in hoststate.find()]
-    from labkit import swarm
+    from labkit.targets import swarm
 
     items += [Item(s.kind, s.name, s) for s in swarm.leftovers()]
     # Leave the swarm before removing containers (its tasks would be restarted) and networks (its overlays).
@@ -42,36 +42,31 @@ def find(*, images: bool = True) -> list[Item]:
 
 def kind_clusters() -> list[str]:
     """kind clusters whose name starts with ``labkit`` (from their node containers' labels)."""
-    names = set()
-    flt = {"label": "io.x-k8s.kind.cluster"}
-    for c in engine.client().containers.list(all=True, filters=flt):
-        name = c.labels.get("io.x-k8s.kind.cluster", "")
-        if name.startswith(KIND_PREFIX):
-            names.add(name)
-    return sorted(names)
+    names = {c.labels.get("io.x-k8s.kind.cluster", "") for c in docker.containers(label="io.x-k8s.kind.cluster")}
+    return sorted(n for n in names if n.startswith(KIND_PREFIX))
 
 
 def _delete_kind_cluster(name: str) -> None:
     from labkit import tools
     from labkit._run import run
 
-    from labkit.cluster import kubeconfig_path, saved_config_path
+    from labkit.targets.kind.lifecycle import saved_config_path
+    from labkit.targets.kube import kubeconfig_path
 
     path = tools.locate("kind")
     if path:
         run([path, "delete", "cluster", "--name", name], timeout=300)
     else:
-        flt = {"label": f"io.x-k8s.kind.cluster={name}"}
-        for c in engine.client().containers.list(all=True, filters=flt):
-            c.remove(force=True, v=True)
+        for c in docker.containers(label=f"io.x-k8s.kind.cluster={name}"):
+            docker.remove_container(c)
     for leftover in (kubeconfig_path(name), saved_config_path(name)):
         leftover.unlink(missing_ok=True)
 
 
 def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
     """Remove (or with ``dry_run`` only list) everything labkit created. Returns the items."""
-    from labkit import swarm
-    from labkit.bench import hoststate
+    from labkit.targets import swarm
+    from labkit.targets import host as hoststate
 
     items = find(images=images)
     if not items:
@@ -84,8 +79,8 @@ def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
         log(f"removing {item.kind} {item.name}")
         if item.kind == "kind cluster":
             _delete_kind_cluster(item.name)
-        elif isinstance(item.ref, engine.Managed):
-            engine.remove(item.ref)
+        elif isinstance(item.ref, docker.Managed):
+            docker.remove(item.ref)
         elif isinstance(item.ref, swarm.Leftover):
             swarm.remove_leftover(item.ref)
         else:

@@ -18,12 +18,11 @@ from pathlib import Path
 
 from labkit import tools
 from labkit.errors import DockerUnavailable
+from labkit.targets.kind.preflight import INOTIFY_INSTANCES, INOTIFY_WATCHES, read_int as _read_int
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 SYMBOL = {OK: "✓", WARN: "!", FAIL: "✗"}
 
-INOTIFY_WATCHES = 524288
-INOTIFY_INSTANCES = 512
 MIN_MEM_GIB = 4.0
 MIN_DISK_GIB = 10.0
 DEFAULT_PORTS = (5001,)  # the kind local registry (localhost:5001)
@@ -86,7 +85,7 @@ def _python() -> Check:
 
 
 def _docker() -> tuple[list[Check], dict | None]:
-    from labkit import engine
+    from labkit import docker
 
     if shutil.which("docker") is None:
         cli = Check("docker CLI", WARN, "not on PATH (labkit uses the API; the CLI is for you)",
@@ -94,7 +93,7 @@ def _docker() -> tuple[list[Check], dict | None]:
     else:
         cli = Check("docker CLI", OK, shutil.which("docker") or "")
     try:
-        info = engine.info()
+        info = docker.info()
     except DockerUnavailable as exc:
         return [cli, Check("docker daemon", FAIL, exc.message.splitlines()[0], exc.fix or "")], None
     version = str(info.get("ServerVersion", "?"))
@@ -117,18 +116,17 @@ def _cgroup(info: dict | None) -> Check:
 
 
 def _privileged() -> Check:
-    from labkit import engine
+    from labkit import docker
     from labkit.versions import base_image
 
-    if not engine.image_exists(base_image()):
+    if not docker.image_exists(base_image()):
         return Check("privileged containers", WARN, f"not probed ({base_image()} missing)",
                      "run `labkit images build` first")
     box = None
     try:
-        box = engine.client().containers.create(base_image(), ["true"], privileged=True,
-                                                labels=engine.labels(role="doctor-probe"))
-        box.start()
-        box.wait(timeout=30)
+        box = docker.create(base_image(), ["true"], role="doctor-probe", privileged=True)
+        docker.start(box)
+        docker.wait(box, timeout=30)
     except Exception as exc:  # noqa: BLE001 - any failure means "not allowed here"
         reason = str(getattr(exc, "explanation", None) or exc).splitlines()[0]
         reason = reason.split("unable to start container process: ")[-1][:160]
@@ -136,15 +134,8 @@ def _privileged() -> Check:
                      "kind nodes need --privileged; use a host where it works (the engine chapters do not need it)")
     finally:
         if box is not None:
-            box.remove(force=True)
+            docker.remove_container(box)
     return Check("privileged containers", OK, "allowed (kind nodes can run)")
-
-
-def _read_int(path: str) -> int | None:
-    try:
-        return int(Path(path).read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def _inotify() -> Check:
@@ -185,7 +176,7 @@ def _disk() -> Check:
 
 
 def _iscsi() -> Check:
-    from labkit.components.storage import iscsi_support
+    from labkit.components.storage.options import iscsi_support
 
     ok, why = iscsi_support()
     if ok:

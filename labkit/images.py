@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from labkit import engine
+from labkit import docker
 from labkit._run import Runner, default_runner
 from labkit.errors import CommandError, ImageMissing, ToolMissing
 from labkit.log import log
@@ -28,11 +28,11 @@ def _base_fix() -> str:
 def ensure_base(*, runner: Runner | None = None, bootstrap: bool = True) -> str:
     """Make sure the base image exists: present, pulled, or bootstrapped from the mirror."""
     ref = base_image()
-    if engine.image_exists(ref):
+    if docker.image_exists(ref):
         return ref
     run = runner or default_runner()
     pulled = run.run(["docker", "pull", ref], timeout=300, check=False)
-    if pulled.ok and engine.image_exists(ref):
+    if pulled.ok and docker.image_exists(ref):
         return ref
     log(f"! could not pull {ref}: {(pulled.stderr or pulled.stdout).strip()[-200:]}")
     if not bootstrap:
@@ -66,7 +66,7 @@ def build_dind(*, force: bool = False, runner: Runner | None = None) -> str:
 def ensure_dind() -> str:
     """The DinD node image reference, built first if it is missing."""
     ref = dind_image()
-    if engine.image_exists(ref):
+    if docker.image_exists(ref):
         return ref
     return build_dind()
 
@@ -75,15 +75,15 @@ def _build(name: str, *, force: bool, runner: Runner | None) -> str:
     """Build ``images.<name>`` of versions.yaml FROM the local base image; its tag goes in as a build arg."""
     spec = pins()["images"][name]
     ref = f"{spec['repository']}:{spec['tag']}"
-    if not force and engine.image_exists(ref):
+    if not force and docker.image_exists(ref):
         log(f"✓ {ref} already built")
         return ref
     ensure_base(runner=runner)
     dockerfile = project_root() / spec["dockerfile"]
-    engine.build_image(
+    docker.build_image(
         str(dockerfile.parent), dockerfile=dockerfile.name, tag=ref,
         buildargs={f"LABKIT_{name.upper()}_VERSION": str(spec["tag"])},
-        labels_=engine.labels(role=name),
+        labels_=docker.labels(role=name),
     )
     log(f"✓ built {ref}")
     return ref
@@ -92,7 +92,7 @@ def _build(name: str, *, force: bool, runner: Runner | None) -> str:
 def ensure_tools() -> str:
     """The tools image reference, built first if it is missing."""
     ref = tools_image()
-    if engine.image_exists(ref):
+    if docker.image_exists(ref):
         return ref
     return build_tools()
 

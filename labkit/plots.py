@@ -224,7 +224,7 @@ _CNI_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"
 def cni_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None, title: str | None = None) -> go.Figure:
     """CNIs side by side: each cell's median as a ratio to its own run's N2 (left) and N3 (right), CI whiskers.
 
-    Input: :func:`labkit.bench.kind.ladder` output (one run per CNI). Cells without values are
+    Input: :func:`labkit.components.network.compare.ladder` output (one run per CNI). Cells without values are
     listed under the plot with the reason; the one-kernel caveat is the subtitle.
     """
     from plotly.subplots import make_subplots
@@ -264,7 +264,7 @@ def storage_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None
     """Each storage cell's median as a ratio to its run's S0 (left) and S1 (right), CI whiskers, one colour
     per fio job; the one-disk caveat is the subtitle and cells without values are listed with the reason.
 
-    Input: :func:`labkit.bench.kind.storage_ladder` output.
+    Input: :func:`labkit.components.storage.compare.storage_ladder` output.
     """
     from plotly.subplots import make_subplots
 
@@ -288,3 +288,25 @@ def storage_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None
     gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
     gone = gone.drop_duplicates(["cell"])
     return _notes_below(fig, [(str(r.cell), _note(r.note)) for r in gone.itertuples(index=False)], top=110)
+
+
+def orchestration(data: pd.DataFrame) -> go.Figure:
+    """Operation times side by side, one bar group per operation (a store load or :func:`frame`)."""
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    from labkit.components.orchestration.model import OPS
+
+    if "orchestrator" not in data.columns:  # rows loaded from the store
+        data = data.rename(columns={"component": "orchestrator", "cell": "op", "value": "seconds"})
+    data = data.assign(seconds=pd.to_numeric(data["seconds"], errors="coerce"))
+    order = [op for op in OPS if op in set(data["op"])]
+    fig = go.Figure()
+    for orch, g in data.groupby("orchestrator", sort=False):
+        med = g.groupby("op")["seconds"].median().reindex(order).to_list()
+        ran = set(g["op"])
+        text = [f"{v:.1f} s" if v == v else ("failed" if op in ran else "") for op, v in zip(order, med, strict=True)]
+        fig.add_bar(name=str(orch), x=order, y=med, text=text)
+    fig.update_layout(barmode="group", title="Orchestration operations: time until the app is back as wanted",
+                      xaxis_title="operation", yaxis_title="seconds (lower is better)")
+    return fig

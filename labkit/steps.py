@@ -41,6 +41,7 @@ class Step:
     retry_delay: float = 2.0
     expect: str = ""  # what success looks like, when it is not plain "exit 0"
     fix: str = ""  # what to do when this step fails (else the cause's own fix)
+    source: str = ""  # the upstream doc or file this step follows, at the pinned version (DESIGN §6.7)
 
     def __post_init__(self) -> None:
         if self.capture is not None and not _VAR.fullmatch("${" + self.capture + "}"):
@@ -53,6 +54,8 @@ class Step:
         lines = [f"**{self.title}**" + (f" — {self.why}" if self.why else "")]
         if self.expect:
             lines.append(f"*Expected:* {self.expect}")
+        if self.source:
+            lines.append(f"*Source:* {self.source}")
         lines += ["", "```bash", line]
         if self.cmd.stdin is not None:
             lines[-1] += " <<'EOF'"

@@ -3,11 +3,17 @@
 >>> from labkit import bench                                   # doctest: +SKIP
 >>> res = bench.run("net", cells=["loopback", "bridge"], tests=["tcp-1"], reps=6)
 >>> res.summary()[["cell", "metric", "median", "ci_lo", "ci_hi", "ratio"]]
+
+Suites (net, storage, engine, …) and the cells each target offers come from the components
+(:mod:`labkit.bench.registry`); the harness itself names none of them.
 """
 
 from __future__ import annotations
 
-from labkit.bench.runner import BenchRun, Plan, catalog, plan, run, run_ab
+from labkit.bench.plan import BenchPlan, catalog, plan
+from labkit.bench.request import BenchRequest, CellContext, request
+from labkit.bench.harness import BenchRun, run, run_ab
 from labkit.bench.store import Store
 
-__all__ = ["run", "run_ab", "plan", "catalog", "BenchRun", "Plan", "Store"]
+__all__ = ["BenchPlan", "BenchRequest", "BenchRun", "CellContext", "Store", "catalog", "plan", "request", "run",
+           "run_ab"]

@@ -9,9 +9,8 @@ workloads and returns a :class:`CellSession` that measures one test per call.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from labkit.engine import Scope
 
 
 @dataclass(frozen=True)
@@ -25,13 +24,14 @@ class Cell:
     path: str = ""
     component: str = ""
     config: dict[str, Any] = field(default_factory=dict)
+    no_impair: str = ""  # why this cell cannot take an impairment ("" when it can)
 
 
 def engine_cell(suite: str, name: str, description: str, baseline: str | None, level: str | None,
-                path: str) -> Cell:
+                path: str, *, no_impair: str = "") -> Cell:
     """A cell of the Docker engine target (everything on one host, component ``docker-<name>``)."""
     return Cell(suite, name, description, baseline, level, placement="same-host", path=path,
-                component=f"docker-{name}")
+                component=f"docker-{name}", no_impair=no_impair)
 
 
 @dataclass
@@ -39,21 +39,3 @@ class Measurement:
     metrics: dict[str, float]
     tool_version: str | None = None
     scenario: dict[str, Any] = field(default_factory=dict)
-
-
-class CellSession(Protocol):
-    def measure(self, test: Any, *, timeout: float, quiet: bool = False) -> Measurement: ...
-
-    def alive(self) -> str | None:
-        """None while usable; otherwise why not (e.g. a container was killed)."""
-        ...
-
-    def impair(self, spec: Any) -> str:
-        """Apply an impairment; returns a description, raises Unavailable if impossible."""
-        ...
-
-
-class CellImpl(Protocol):
-    cell: Cell
-
-    def open(self, scope: Scope, ctx: dict[str, Any]) -> CellSession: ...

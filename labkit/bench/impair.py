@@ -68,3 +68,15 @@ def tbf_argv(dev: str, rate_bps: float) -> list[str]:
 
 def describe_rate(rate_bps: float) -> str:
     return f"{rate_bps / 1e9:.2f} Gbit/s"
+
+
+def why_not(cell: object, spec: Impairment) -> str:
+    """Why ``cell`` cannot take ``spec`` ("" when it can, as far as can be known before it is set up)."""
+    suite = getattr(cell, "suite", "")
+    if suite != spec.suite:
+        return f"a {spec.suite} impairment does not apply to a {suite} cell"
+    return str(getattr(cell, "no_impair", ""))
+
+
+def can_impair(cell: object, spec: Impairment) -> bool:
+    return not why_not(cell, spec)

@@ -33,7 +33,12 @@ class NetTest:
     duration_s: float = 2.0
     omit_s: float = 0.0
 
-    def scenario(self) -> dict[str, object]:
+    @property
+    def budget_s(self) -> float:
+        """Seconds one measurement takes (the harness's timeout is a multiple of it)."""
+        return self.duration_s
+
+    def scenario(self, **_: object) -> dict[str, object]:
         return {"tool": self.tool, "test": self.name, "protocol": self.protocol,
                 "streams_or_numjobs": self.streams, "duration_s": self.duration_s, "ramp_s": self.omit_s}
 

@@ -250,3 +250,15 @@ def noisy(summary: pd.DataFrame, *, cv_throughput: float = 0.05, cv_latency: flo
                       for c, t, m, v, lim, g in zip(rows["cell"], rows["test"], rows["metric"], cv[keep],
                                                     limit[keep], gate, strict=True)]
     return rows
+
+
+def ratios_to(values: dict[Any, Any], row: Any, bases: Sequence[str]) -> list[float]:
+    """(ratio, lo, hi) of ``row``'s cell to each base cell of the same run, NaN where a side has no values.
+
+    ``values`` is :func:`ok_values` of one run; ``row`` a row of :func:`aggregate` (suite, cell, test, metric)."""
+    own = values.get((row.suite, row.cell, row.test, row.metric), np.array([]))
+    out: list[float] = []
+    for base in bases:
+        ref = values.get((row.suite, base, row.test, row.metric))
+        out += list(ratio_ci(ref, own)) if ref is not None and own.size else [np.nan] * 3
+    return out

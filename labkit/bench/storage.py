@@ -35,7 +35,12 @@ class FioJob:
     def reads(self) -> bool:
         return "read" in self.rw
 
-    def scenario(self, *, direct: bool) -> dict[str, object]:
+    @property
+    def budget_s(self) -> float:
+        """Seconds one measurement takes (the harness's timeout is a multiple of it)."""
+        return self.runtime_s + self.ramp_s
+
+    def scenario(self, *, direct: bool = True, **_: object) -> dict[str, object]:
         return {"tool": "fio", "test": self.name, "protocol": self.rw, "streams_or_numjobs": self.numjobs,
                 "msg_size_or_bs": self.bs, "iodepth": self.iodepth, "direct": direct, "fsync": self.fsync,
                 "file_size": self.size, "duration_s": self.runtime_s, "ramp_s": self.ramp_s}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from labkit.bench.schema import COLUMNS, SCHEMA_VERSION
 from labkit.errors import StoreError
 from labkit.log import log
+from labkit.paths import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,15 +47,6 @@ def new_run_id(now: dt.datetime | None = None) -> str:
 
 def utcnow() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _clean(value: Any) -> Any:
@@ -97,7 +89,7 @@ class RunWriter:
 
     def update_meta(self, **fields: Any) -> None:
         self.meta.update(fields)
-        _atomic_write(self.directory / "meta.json", json.dumps(self.meta, indent=2, default=str))
+        atomic_write(self.directory / "meta.json", json.dumps(self.meta, indent=2, default=str))
 
     def finish(self, status: str, error: str | None = None) -> None:
         if not self._fh.closed:

@@ -1,0 +1,28 @@
+"""Component: the container engine (chapter 01) — a container from the inside, and start latency per runtime.
+
+========================= =====================================================================
+inside.py                 namespaces, cgroup files, overlay copy-up and whiteouts, image anatomy
+start_cells.py            start latency: docker/podman × runc/crun, containerd via ctr
+========================= =====================================================================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit.components.base import Component
+
+
+def _suites() -> list[Any]:
+    from labkit.bench.registry import Suite, TargetCells
+    from labkit.components.engine import start_cells
+
+    def tests(request: Any, prof: Any) -> list[Any]:
+        return list(start_cells.start_tests(list(request.tests) if request.tests else None))
+
+    return [Suite("engine", "engine", "container start latency per engine and runtime", tests,
+                  {"engine": TargetCells(lambda r: dict(start_cells.CELLS), start_cells.open_cell)},
+                  reps=lambda prof: prof.start_reps)]
+
+
+COMPONENT = Component("engine", "Container engine", "01-engine", suites=_suites)

@@ -1,0 +1,38 @@
+"""kubectl steps every component's plans share: wait for a rollout, for an object to appear, for nodes."""
+
+from __future__ import annotations
+
+from labkit._run import Cmd
+from labkit.steps import Step
+from labkit.targets.kube import KubeTarget
+
+
+def rollout_step(target: KubeTarget, namespace: str, what: str, timeout: float, title: str,
+                 source: str = "") -> Step:
+    """``kubectl rollout status`` as a step, with pods, the object and the namespace's events on failure."""
+    k = target.kubectl
+    return Step(title, Cmd(k("rollout", "status", "-n", namespace, what, f"--timeout={timeout:g}s")),
+                timeout=timeout + 30, source=source,
+                diagnose=(Cmd(k("get", "pods", "-n", namespace, "-o", "wide")),
+                          Cmd(k("describe", what, "-n", namespace)),
+                          Cmd(k("get", "events", "-n", namespace, "--sort-by=.lastTimestamp"))))
+
+
+def appears_step(target: KubeTarget, namespace: str | None, what: str, timeout: float, who: str,
+                 source: str = "") -> Step:
+    """``kubectl wait --for=create`` (kubectl >= 1.31): an operator or controller makes ``what`` later."""
+    ns = ("-n", namespace) if namespace else ()
+    return Step(f"Wait for {who} to create {what}",
+                Cmd(target.kubectl("wait", *ns, "--for=create", what, f"--timeout={timeout:g}s")),
+                why="it is created asynchronously; `rollout status` or `wait --for=condition` would fail on a "
+                    "missing object", timeout=timeout + 30, source=source)
+
+
+def nodes_ready_step(target: KubeTarget, timeout: float, source: str = "") -> Step:
+    k = target.kubectl
+    return Step("Wait for every node to be Ready", Cmd(k("wait", "--for=condition=Ready", "nodes", "--all",
+                                                         f"--timeout={timeout:g}s")),
+                why="a node turns Ready once its CNI config is in /etc/cni/net.d", timeout=timeout + 30,
+                source=source,
+                diagnose=(Cmd(k("get", "nodes", "-o", "wide")),
+                          Cmd(k("get", "pods", "-A", "-o", "wide", "--field-selector=status.phase!=Running"))))

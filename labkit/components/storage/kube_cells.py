@@ -1,0 +1,497 @@
+"""Storage cells on Kubernetes: fio as a Job per StorageClass and fio run, on the same store and charts.
+
+=================  ===== ============================================================ =============
+cell               level what                                                         baseline
+=================  ===== ============================================================ =============
+hostfs-docker      S0    fio on the host, in a Docker volume: the filesystem that      -
+                         holds every kind node's ``/var`` (Docker's volumes dir)
+local-path         S1    a PVC of StorageClass ``standard`` (kind's local-path)        hostfs-docker
+openebs-hostpath         a PVC of ``openebs-hostpath``                                 hostfs-docker
+longhorn                 a PVC of ``longhorn`` (replicas over iSCSI)                   hostfs-docker
+<any class>              on ``--target cluster``: the StorageClasses you name          the first one
+=================  ===== ============================================================ =============
+
+Per cell: one PVC, then one **Job per fio run**: first a preparing Job (an O_DIRECT probe, then
+the preconditioning write, recording which ``direct`` it used), then every measurement, a fresh
+fio process each time, read back with ``kubectl logs`` and parsed by the engine tier's parser.
+With ``WaitForFirstConsumer`` a claim binds only once a pod that uses it is scheduled, so the
+preparing Job is created together with the claim and *then* the claim must turn Bound within a
+timeout; if it does not, the cell is unavailable with the claim's events and the reason.
+All Jobs of a run go to one node, so every cell is measured where the others are.
+
+Everything is labelled (``io.labkit.managed/session/role``) and deleted by label when the run
+ends, however it ends. All kind nodes share one host disk: a cell's cost is relative to S0.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labkit import docker
+from labkit.bench import storage
+from labkit.bench.cells import Cell, Measurement
+from labkit.bench.kube import (
+    CONTROL_PLANE,
+    NAMESPACE,
+    BenchCluster,
+    JobFailed,
+    LabelledObjects,
+    namespace_manifest,
+    wait_bound,
+    wait_job,
+)
+from labkit.components.storage import engine_cells
+from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit.log import log
+from labkit.manifests import to_yaml
+
+SUITE = "storage"
+S0, S1 = "hostfs-docker", "local-path"
+HOST_CELLS = frozenset({S0})  # cells that run on this host, not in the cluster
+NAMESPACE = NAMESPACE
+MOUNT = "/data"
+OPTION_CLASSES = {"local-path": "standard", "openebs-hostpath": "openebs-hostpath", "longhorn": "longhorn"}
+OPTION_OF = {"local-path": "local-path", "openebs-hostpath": "openebs", "longhorn": "longhorn"}
+BIND_TIMEOUT = 180.0
+PREPARE_TIMEOUT = 900.0
+JOB_TTL_S = 600
+CLAIM_MARGIN = 64 * 1024**2
+SPACE_HEADROOM = 256 * 1024**2
+DIRECT_MARK = "labkit: direct="
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+# --- cells -----------------------------------------------------------------------------------------------
+
+
+def cells(classes: Sequence[str] | None = None, *, target: str = "kind") -> dict[str, Cell]:
+    """kind: S0, S1 (local-path) and the named option cells; cluster: the named StorageClasses.
+
+    On a cluster the first StorageClass named is the baseline of the others (no host baseline:
+    the cluster's disks are not this host's)."""
+    out: dict[str, Cell] = {}
+    if target == "kind":
+        out[S0] = Cell(SUITE, S0, "fio on the host, in a Docker volume (where the kind nodes' /var lives)",
+                       None, "S0", placement="host", path="hostfs", component="hostfs-docker")
+        for name in dict.fromkeys([S1, *(classes or [])]):
+            if name not in OPTION_CLASSES:
+                raise BadInput("storage cell on kind", name, ", ".join(OPTION_CLASSES),
+                               fix="name the cell of an installed option (`labkit up --storage NAME` installs it)")
+            option = OPTION_OF[name]
+            out[name] = Cell(SUITE, name, f"a PVC of StorageClass {OPTION_CLASSES[name]} ({option})", S0,
+                             "S1" if name == S1 else None, placement="one-node", path="pvc", component=option,
+                             config={"storage_class": OPTION_CLASSES[name], "option": option,
+                                     "version": _version(option), "replicas": replicas(option)})
+        return out
+    names = list(classes or [])
+    if not names:
+        raise BadInput("StorageClasses", None, "one or more of the cluster's StorageClasses",
+                       fix="name them: --storage-class rook-ceph-block,standard (`kubectl get storageclass`)")
+    if len(set(names)) != len(names):
+        raise BadInput("StorageClasses", names, "each StorageClass once")
+    for sc in names:
+        if not _DNS_SUBDOMAIN.fullmatch(sc):
+            raise BadInput("StorageClass", sc, "a Kubernetes object name (lower case, digits, '-', '.')")
+        out[sc] = Cell(SUITE, sc, f"a PVC of StorageClass {sc}", None if sc == names[0] else names[0], None,
+                       placement="one-node", path="pvc", component=sc, config={"storage_class": sc})
+    return out
+
+
+def _version(option: str) -> str | None:
+    """The pinned chart version of an option labkit installs (local-path comes with the node image: None)."""
+    from labkit.components.storage import options as storage_mod
+
+    return None if option == "local-path" else storage_mod.option(option).version
+
+
+def replicas(option: str) -> int:
+    """Copies of each byte a volume of ``option`` keeps (Longhorn: the pinned chart values' replica count)."""
+    if option != "longhorn":
+        return 1
+    from labkit.components.storage import options as storage_mod
+
+    values = storage_mod.option("longhorn").helm_values() or {}
+    return int(values.get("persistence", {}).get("defaultClassReplicaCount", 3))
+
+
+# --- free space --------------------------------------------------------------------------------------------
+
+
+def docker_root() -> Path:
+    return Path(str(docker.info().get("DockerRootDir", "/var/lib/docker")))
+
+
+def docker_volumes_dir() -> Path:
+    """Where Docker keeps volumes: the kind nodes' ``/var`` (and so every local-path PV) lives there."""
+    return docker_root() / "volumes"
+
+
+def free_bytes(path: Path) -> int | None:
+    """Free bytes of the filesystem behind ``path`` (or its parent, when ``path`` is root's only), if visible."""
+    for where in (path, path.parent):
+        try:
+            return shutil.disk_usage(where).free
+        except OSError:
+            continue
+    return None
+
+
+def check_space(chosen: Sequence[Cell], size: str, *, where: Path | None = None) -> None:
+    """Refuse, before anything exists, fio files that would not fit beside Docker's data.
+
+    Every cell keeps its data file for the whole run (cells are interleaved), a replicated
+    option once per replica, all on the disk behind Docker's data root on kind."""
+    if not chosen:
+        return
+    if where is None:
+        try:
+            where = docker_volumes_dir()
+        except LabkitError:
+            return  # no Docker here: the cells say so themselves
+    free = free_bytes(where)
+    if free is None:
+        log(f"! free space behind {where} is not visible from here (Docker Desktop's VM?): not checked")
+        return
+    copies = sum(int(c.config.get("replicas", 1)) for c in chosen)
+    each = engine_cells.size_bytes(size)
+    need = int(each * copies * 1.2) + SPACE_HEADROOM
+    if need > free:
+        fits = max(0, int((free - SPACE_HEADROOM) / 1.2 / copies))
+        detail = ", ".join(c.name + (f" ×{c.config['replicas']}" if c.config.get("replicas", 1) > 1 else "")
+                           for c in chosen)
+        raise BadInput("fio size", size,
+                       f"at most {_mib(fits)} for {len(chosen)} cells ({copies} copies: {detail}): they need "
+                       f"{_mib(need)} (size × copies + 20 % + {_mib(SPACE_HEADROOM)} headroom) but {_mib(free)} "
+                       f"are free on the filesystem behind {where}",
+                       fix=f"use a smaller --size (e.g. --size {max(1, fits // 1024**2 // 2)}M), fewer cells, "
+                           "or free space (`docker system df`)")
+
+
+def _mib(n: float) -> str:
+    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
+
+
+# --- manifests (plain dicts; pure) -------------------------------------------------------------------------
+
+
+def slug(cell: str) -> str:
+    """A short DNS-label form of a cell name (StorageClass names may be long or hold dots)."""
+    text = re.sub(r"[^a-z0-9-]+", "-", cell.lower()).strip("-") or "sc"
+    if len(text) <= 24 and text == cell:
+        return text
+    import hashlib
+
+    return f"{text[:17].rstrip('-')}-{hashlib.sha256(cell.encode()).hexdigest()[:6]}"
+
+
+def claim_name(session: str, cell: str) -> str:
+    return f"lk-{session}-{slug(cell)}"
+
+
+def job_name(session: str, cell: str, seq: int | str) -> str:
+    return f"lk-{session}-{slug(cell)}-{seq}"
+
+
+def object_labels(session: str, cell: str) -> dict[str, str]:
+    """Labels of every object of a cell: ``labkit clean`` finds them, the cell's delete selects them."""
+    return docker.labels(session, f"bench-{slug(cell)}")
+
+
+def selector(session: str, cell: str) -> str:
+    return f"{docker.SESSION}={session},{docker.ROLE}=bench-{slug(cell)}"
+
+
+def claim_size(size_bytes: int) -> str:
+    """The PVC request: the fio file × 1.5 plus a margin (probe file, filesystem overhead), in MiB."""
+    return f"{math.ceil((size_bytes * 1.5 + CLAIM_MARGIN) / 1024**2)}Mi"
+
+
+def pvc_manifest(cell: str, *, session: str, storage_class: str, size_bytes: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": claim_name(session, cell), "namespace": NAMESPACE,
+                         "labels": object_labels(session, cell)},
+            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
+                     "resources": {"requests": {"storage": claim_size(size_bytes)}}}}
+
+
+def job_manifest(cell: str, *, session: str, seq: int | str, image: str, command: list[str], node: str,
+                 tolerate: bool = False, deadline_s: float = 600, test: str = "") -> dict[str, Any]:
+    """One fio run on the cell's claim, on ``node``; never retried (a failure is a result)."""
+    labels = {**object_labels(session, cell), **({"io.labkit.test": test} if test else {})}
+    pod: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "terminationGracePeriodSeconds": 1,
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {  # the node by name,
+            "nodeSelectorTerms": [{"matchFields": [                          # through the scheduler (not nodeName),
+                {"key": "metadata.name", "operator": "In", "values": [node]}]}]}}},  # so WaitForFirstConsumer binds
+        "containers": [{"name": "fio", "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
+                        "volumeMounts": [{"name": "data", "mountPath": MOUNT}]}],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim_name(session, cell)}}],
+    }
+    if tolerate:
+        pod["tolerations"] = [{"key": CONTROL_PLANE, "operator": "Exists", "effect": "NoSchedule"}]
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": job_name(session, cell, seq), "namespace": NAMESPACE, "labels": labels},
+            "spec": {"backoffLimit": 0,                          # a failed fio run is a result, not a retry
+                     "activeDeadlineSeconds": max(1, math.ceil(deadline_s)),
+                     "ttlSecondsAfterFinished": JOB_TTL_S,       # the cluster tidies up even if we cannot
+                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
+
+
+def prepare_command(size: str) -> list[str]:
+    """Probe O_DIRECT, say which ``direct`` the cell uses, then precondition the data file with it."""
+    probe = storage.direct_probe_argv(MOUNT)
+    probe_file = next(a.split("=", 1)[1] for a in probe if a.startswith("--filename="))
+    with_direct = shlex.join(storage.precondition_argv(MOUNT, size=size, direct=True))
+    without = shlex.join(storage.precondition_argv(MOUNT, size=size, direct=False))
+    return ["sh", "-c",
+            f"if {shlex.join(probe)} > /dev/null 2>&1; then rm -f {probe_file}; echo '{DIRECT_MARK}1'; "
+            f"exec {with_direct}; fi; rm -f {probe_file}; echo '{DIRECT_MARK}0 (O_DIRECT refused)'; exec {without}"]
+
+
+def cell_manifests(cell: str, *, session: str, image: str, storage_class: str, size: str, node: str,
+                   tolerate: bool = False) -> list[dict[str, Any]]:
+    """The claim and its first consumer (the preparing Job), applied together."""
+    return [pvc_manifest(cell, session=session, storage_class=storage_class,
+                         size_bytes=engine_cells.size_bytes(size)),
+            job_manifest(cell, session=session, seq="prep", image=image, command=prepare_command(size), node=node,
+                         tolerate=tolerate, deadline_s=PREPARE_TIMEOUT, test="prepare")]
+
+
+def all_manifests(*, session: str = "0123456789", image: str | None = None, node: str = "node-a",
+                  tolerate: bool = True) -> list[dict[str, Any]]:
+    """Every object the cluster cells create (for strict schema checks), one measurement Job per fio job."""
+    from labkit.versions import tools_image
+
+    image = image or tools_image()
+    out = [namespace_manifest()]
+    for cell, sc in (*OPTION_CLASSES.items(), ("rook-ceph.block.example.com", "rook-ceph.block.example.com")):
+        out += cell_manifests(cell, session=session, image=image, storage_class=sc, size="64M", node=node,
+                              tolerate=tolerate)
+    for i, job in enumerate(storage.fio_jobs(list(storage.JOBS), size="64M", runtime_s=1, ramp_s=0.5, numjobs=1)):
+        out.append(job_manifest(S1, session=session, seq=i + 1, image=image, node=node, tolerate=tolerate,
+                                command=storage.fio_argv(job, MOUNT, direct=True), deadline_s=40, test=job.name))
+    return out
+
+
+# --- StorageClasses ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StorageClassInfo:
+    name: str
+    provisioner: str
+    binding_mode: str
+    reclaim_policy: str
+    default: bool
+
+
+def parse_storage_classes(doc: dict[str, Any]) -> dict[str, StorageClassInfo]:
+    """``kubectl get storageclass -o json`` by name."""
+    out = {}
+    for item in doc.get("items", []):
+        meta = item.get("metadata", {})
+        notes = meta.get("annotations") or {}
+        out[meta["name"]] = StorageClassInfo(
+            meta["name"], str(item.get("provisioner", "")), str(item.get("volumeBindingMode", "Immediate")),
+            str(item.get("reclaimPolicy", "Delete")),
+            notes.get("storageclass.kubernetes.io/is-default-class") == "true")
+    return out
+
+
+def storage_classes(target: Any, runner: Any) -> dict[str, StorageClassInfo]:
+    res = runner.run(list(target.kubectl("get", "storageclass", "--output", "json")), timeout=60, quiet=True)
+    try:
+        return parse_storage_classes(json.loads(res.stdout))
+    except (ValueError, KeyError) as exc:
+        raise LabkitError(f"kubectl get storageclass gave no list: {res.stdout[:200]!r}",
+                          fix=f"check that `{shlex.join(target.kubectl('get', 'storageclass'))}` works") from exc
+
+
+def check_classes(target: str, kube: Any, chosen: Sequence[Cell], *, runner: Any) -> dict[str, StorageClassInfo]:
+    """Read the cluster's StorageClasses before anything is created. On ``cluster`` a name it lacks is
+    :class:`BadInput` naming those it has; on kind such a cell is later unavailable with the fix."""
+    if kube is None or all(c.name in HOST_CELLS for c in chosen):
+        return {}
+    classes = storage_classes(kube, runner)
+    if target == "cluster":
+        for c in chosen:
+            if c.config["storage_class"] not in classes:
+                raise BadInput("StorageClass", c.config["storage_class"], ", ".join(classes) or "(none in the cluster)",
+                               fix=f"`{shlex.join(kube.kubectl('get', 'storageclass'))}` lists them")
+    return classes
+
+
+def fio_json(logs: str) -> str:
+    """fio's JSON document out of ``kubectl logs``, which interleaves the container's stderr (fio's
+    warnings) with it; the text is returned unchanged when it holds no complete JSON object."""
+    start = logs.find("{")
+    if start < 0:
+        return logs
+    try:
+        _, end = json.JSONDecoder().raw_decode(logs, start)
+    except ValueError:
+        return logs
+    return logs[start:end]
+
+
+@dataclass
+class ClaimCell:
+    """fio on one PVC: each measurement is a fresh Job on the same node, read back with ``kubectl logs``."""
+
+    cell: Cell
+    cluster: BenchCluster
+    session: str
+    image: str
+    node: str
+    tolerate: bool = False
+    direct: bool = True
+    seq: int = 0
+
+    @property
+    def claim(self) -> str:
+        return claim_name(self.session, self.cell.name)
+
+    def run_job(self, command: list[str], *, timeout: float, quiet: bool = False, test: str = "") -> str:
+        """Apply a Job running ``command``, wait for it, return its output; the Job is deleted after."""
+        self.seq += 1
+        name = job_name(self.session, self.cell.name, self.seq)
+        job = job_manifest(self.cell.name, session=self.session, seq=self.seq, image=self.image, command=command,
+                           node=self.node, tolerate=self.tolerate, deadline_s=timeout, test=test)
+        self.cluster.kubectl("apply", "--filename", "-", stdin=to_yaml([job]), quiet=quiet)
+        try:
+            wait_job(self.cluster, name, timeout=timeout, quiet=quiet)
+            return str(self.cluster.kubectl("logs", f"job/{name}", "--namespace", NAMESPACE, timeout=60,
+                                            quiet=True).stdout)
+        finally:
+            self.cluster.kubectl("delete", "job", name, "--namespace", NAMESPACE, "--ignore-not-found",
+                                 "--wait=false", "--cascade=background", timeout=60, check=False, quiet=True)
+
+    def measure(self, job: storage.FioJob, *, timeout: float, quiet: bool = False) -> Measurement:
+        out = fio_json(self.run_job(storage.fio_argv(job, MOUNT, direct=self.direct), timeout=timeout, quiet=quiet,
+                                    test=job.name))
+        return Measurement(storage.parse_fio(out, job), storage.fio_version(out), job.scenario(direct=self.direct))
+
+    def alive(self) -> str | None:
+        """Why the claim can no longer be measured, or None (a failure to *read* it is no verdict)."""
+        try:
+            res = self.cluster.kubectl("get", "pvc", self.claim, "--namespace", NAMESPACE, "--output", "json",
+                                       timeout=30, check=False, quiet=True)
+        except LabkitError:
+            return None
+        if not res.ok:
+            return f"PVC {self.claim} is gone (deleted?)" if "NotFound" in res.stderr else None
+        try:
+            pvc = json.loads(res.stdout)
+        except ValueError:
+            return None
+        phase = pvc.get("status", {}).get("phase", "Unknown")
+        if pvc.get("metadata", {}).get("deletionTimestamp"):
+            return f"PVC {self.claim} is being deleted"
+        return None if phase == "Bound" else f"PVC {self.claim} is {phase}"
+
+    def impair(self, spec: Any, *, calibrate: Any = None) -> str:
+        raise Unavailable(f"cannot impair cell {self.cell.name}: impairments on cluster cells are not supported yet",
+                          fix="impair an engine cell (e.g. volume), or run without --impair")
+
+
+def host_problem() -> str | None:
+    """Why S0 cannot run here (no fio, Docker's volumes directory out of reach), or None."""
+    if shutil.which("fio") is None:
+        return "fio is not installed on the host (S0 runs fio natively): apt-get install fio"
+    volumes = docker_volumes_dir()
+    try:
+        os.stat(volumes)
+    except FileNotFoundError:
+        return (f"Docker's volumes directory {volumes} is not on this machine: the daemon runs elsewhere "
+                "(Docker Desktop's VM, or a remote DOCKER_HOST)")
+    except PermissionError:
+        return f"Docker's volumes directory {volumes} is not readable by uid {os.geteuid()} (it is root's)"
+    if not os.access(volumes, os.W_OK | os.X_OK):
+        return f"Docker's volumes directory {volumes} is not writable by uid {os.geteuid()}"
+    return None
+
+
+def open_host(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> engine_cells.FioPlace:
+    """S0: fio natively on the host, in a labelled Docker volume beside the kind nodes' own ``/var`` volumes."""
+    problem = host_problem()
+    if problem:
+        raise Unavailable(f"{name}: {problem}", fix="run the benchmark as root on the Docker host; the cluster "
+                          "cells do not need it")
+    volume = scope.volume(f"lk-{scope.session}-{name}")  # labelled: `labkit clean` finds it after a crash
+    mount = Path(str(volume.attrs.get("Mountpoint", "")))
+    if not mount.is_dir():
+        raise Unavailable(f"{name}: Docker put volume {volume.name} at {mount}, which is not on this machine",
+                          fix="run labkit on the Docker host itself")
+    return engine_cells.open_cell("hostfs", scope, {**ctx, "scratch": str(mount), "cell": ctx["cells"][name]})
+
+
+def open_claim(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> ClaimCell:
+    """Apply the claim with its first consumer (the preparing Job), wait for Bound, then for the Job."""
+    cluster: BenchCluster | None = ctx.get("cluster")
+    if cluster is None:
+        raise Unavailable(f"{name}: no cluster to run Jobs in", fix="pass a KubeTarget (kube=...)")
+    cell: Cell = ctx["cells"][name]
+    sc = str(cell.config["storage_class"])
+    classes: dict[str, StorageClassInfo] = ctx.get("classes") or storage_classes(cluster.target, cluster.runner)
+    if sc not in classes:
+        option = cell.config.get("option", name)
+        raise Unavailable(f"{name}: StorageClass {sc} does not exist in this cluster (it has: "
+                          f"{', '.join(classes) or 'none'})",
+                          fix=f"install it (`labkit up --storage {option}`), or measure one of those")
+    node = cluster.placement.first
+    if node is None:
+        raise Unavailable(f"{name}: no node can take the fio Jobs ({cluster.placement.note})",
+                          fix="make a node Ready and schedulable (kubectl get nodes)")
+    session, size = scope.session, str(ctx["fio_size"])
+    session_cell = ClaimCell(cell, cluster, session, ctx["image"], node, cluster.placement.tolerate_control_plane)
+    objects = cell_manifests(name, session=session, image=ctx["image"], storage_class=sc, size=size, node=node,
+                             tolerate=session_cell.tolerate)
+    scope.adopt(LabelledObjects(cluster, session, f"bench-{slug(name)}", "jobs,pods,persistentvolumeclaims"))
+    try:
+        cluster.kubectl("apply", "--filename", "-", stdin=to_yaml(objects))
+    except CommandError as exc:
+        raise Unavailable(f"{name}: the cluster refused the claim or its Job: {exc.stderr.strip()[-300:]}",
+                          fix="read the message (quota? admission policy? a size the class refuses?)") from exc
+    prep = job_name(session, name, "prep")
+    wait_bound(cluster, name, session_cell.claim, classes[sc], consumer=prep,
+               timeout=float(ctx.get("bind_timeout") or BIND_TIMEOUT))
+    try:
+        wait_job(cluster, prep, timeout=float(ctx.get("prepare_timeout") or PREPARE_TIMEOUT))
+        out = cluster.kubectl("logs", f"job/{prep}", "--namespace", NAMESPACE, timeout=60, quiet=True).stdout
+    except JobFailed as exc:
+        raise Unavailable(f"{name}: preparing the data file failed: {exc.message}", fix=exc.fix) from exc
+    mark = re.search(re.escape(DIRECT_MARK) + r"([01])", out)
+    if mark is None:
+        raise Unavailable(f"{name}: the preparing Job did not say whether O_DIRECT works: {out.strip()[-300:]!r}",
+                          fix=f"is {ctx['image']} the lab's tools image (sh, fio)?")
+    session_cell.direct = mark.group(1) == "1"
+    if not session_cell.direct:
+        log(f"! {name}: the volume refuses O_DIRECT; rows are recorded with direct=0")
+    cluster.kubectl("delete", "job", prep, "--namespace", NAMESPACE, "--ignore-not-found", "--wait=false",
+                    "--cascade=background", timeout=60, check=False, quiet=True)
+    log(f"✓ cell {name}: {cell.description} on {node} (PVC {session_cell.claim}, {classes[sc].binding_mode}, "
+        f"direct={int(session_cell.direct)})")
+    return session_cell
+
+
+def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> Any:
+    """Set up one storage cell of the kind or cluster target; raises :class:`Unavailable` with the reason.
+
+    ``ctx``: ``cells`` (this run's cells by name), ``image``, ``fio_size``, ``cluster`` (from
+    :func:`labkit.bench.kind_net.prepare`; not needed for S0), ``classes`` (from :func:`check_classes`),
+    ``bind_timeout``, ``prepare_timeout``."""
+    if name in HOST_CELLS:
+        return open_host(name, scope, ctx)
+    return open_claim(name, scope, ctx)

@@ -1,0 +1,110 @@
+"""kind clusters as plans: create, delete, the local registry, loading images into the nodes.
+
+labkit never touches ``~/.kube/config``: every cluster gets ``<labkit home>/kube/<name>.yaml``
+(mode 0600, as kind writes it) and every kubectl/helm step passes ``--kubeconfig``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from labkit._run import Cmd
+from labkit.errors import BadInput
+from labkit.manifests import to_yaml
+from labkit.steps import Plan, Step
+from labkit.targets.kind.config import REGISTRY_PORT, ClusterConfig
+from labkit.targets.kube import KubeTarget, kubeconfig_path
+from labkit.versions import pins
+
+
+def create_plan(cfg: ClusterConfig, *, kind: str = "kind", kubectl: str = "kubectl", wait: float = 180) -> Plan:
+    """Create the cluster from ``cfg`` (skipped if a cluster of that name answers), then wait for its nodes."""
+    kc = str(kubeconfig_path(cfg.name))
+    argv = [kind, "create", "cluster",
+            "--name", cfg.name,                  # labkit's clusters all start with "labkit"
+            "--config", "-",                     # the config below, on stdin
+            "--kubeconfig", kc]                  # a kubeconfig of the lab's own (0600)
+    if not cfg.disable_default_cni:
+        argv += ["--wait", f"{wait:g}s"]         # until the control plane is Ready (needs a CNI)
+    plan = Plan(f"Create kind cluster {cfg.name}").add(
+        Step("Create the kind cluster", Cmd(tuple(argv), stdin=cfg.to_yaml()),
+             why=f"{cfg.control_planes} control plane(s) and {cfg.workers} worker(s) as Docker containers, "
+                 f"node image {cfg.image}",
+             check=Cmd((kubectl, "--kubeconfig", kc, "get", "--raw", "/readyz")),
+             timeout=wait + 600,
+             diagnose=(Cmd(("docker", "ps", "-a", "--filter", f"label=io.x-k8s.kind.cluster={cfg.name}")),
+                       Cmd((kind, "export", "logs", "--name", cfg.name)))))
+    if not cfg.disable_default_cni:  # without a CNI nodes stay NotReady until the network chapter installs one
+        plan.add(Step("Wait for every node to be Ready",
+                      Cmd((kubectl, "--kubeconfig", kc, "wait", "--for=condition=Ready", "nodes", "--all",
+                           f"--timeout={wait:g}s")),
+                      why="kubelet, kube-proxy and the CNI are up on every node",
+                      timeout=wait + 30,
+                      diagnose=(Cmd((kubectl, "--kubeconfig", kc, "get", "nodes", "-o", "wide")),
+                                Cmd((kubectl, "--kubeconfig", kc, "get", "events", "-A",
+                                     "--sort-by=.lastTimestamp")))))
+    return plan
+
+
+def delete_plan(name: str, *, kind: str = "kind") -> Plan:
+    return Plan(f"Delete kind cluster {name}").add(
+        Step("Delete the kind cluster", Cmd((kind, "delete", "cluster", "--name", name,
+                                             "--kubeconfig", str(kubeconfig_path(name)))),
+             why="removes its node containers and network; the lab's kubeconfig entry goes with it"))
+
+
+def registry_pin() -> dict[str, Any]:
+    return dict(pins()["components"]["registry"])
+
+
+def registry_configmap(port: int = REGISTRY_PORT) -> dict[str, Any]:
+    """KEP-1755's ``local-registry-hosting`` ConfigMap: tells tools where the cluster's registry is."""
+    import yaml
+
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "local-registry-hosting", "namespace": "kube-public",
+                         "labels": {"io.labkit.managed": "true", "io.labkit.role": "registry"}},
+            "data": {"localRegistryHosting.v1": yaml.safe_dump(
+                {"host": f"localhost:{port}", "help": "https://kind.sigs.k8s.io/docs/user/local-registry/"},
+                sort_keys=False)}}
+
+
+def registry_plan(cfg: ClusterConfig, target: KubeTarget) -> Plan:
+    """kind's documented local registry: one ``registry`` container, every node told to use it."""
+    reg = registry_pin()
+    name, port, image = str(reg["name"]), int(reg["host_port"]), str(reg["image"])
+    hosts_dir = f"/etc/containerd/certs.d/localhost:{port}"
+    plan = Plan(f"Wire the local registry localhost:{port} into {cfg.name}").add(
+        Step("Start the registry container (shared by every lab cluster)",
+             Cmd(("docker", "run", "-d", "--restart=always", "-p", f"127.0.0.1:{port}:5000", "--network", "bridge",
+                  "--name", name, "--label", "io.labkit.managed=true", "--label", "io.labkit.role=registry", image)),
+             why=f"the host pushes to localhost:{port}; pods and nodes reach it as {name}:5000",
+             check=Cmd(("docker", "inspect", "--format", "{{.State.Running}}", name)), timeout=300))
+    hosts_toml = f'[host."http://{name}:5000"]\n'
+    for node in cfg.node_names():
+        plan.add(Step(f"Tell containerd on {node} where localhost:{port} is",
+                      Cmd(("docker", "exec", "-i", node, "sh", "-c",
+                           f"mkdir -p {hosts_dir} && cat > {hosts_dir}/hosts.toml"), stdin=hosts_toml),
+                      why="containerd reads /etc/containerd/certs.d (kind node images since v0.27)"))
+    return plan.add(
+        Step("Attach the registry to the kind network",
+             Cmd(("docker", "network", "connect", "kind", name)),
+             why="so nodes resolve and reach it by name",
+             check=Cmd(("docker", "exec", cfg.node_names()[0], "getent", "hosts", name))),
+        Step("Publish the registry's address in the cluster (local-registry-hosting)",
+             Cmd(target.kubectl("apply", "-f", "-"), stdin=to_yaml(registry_configmap(port)))))
+
+
+def load_images_plan(target: KubeTarget, images: list[str]) -> Plan:
+    for image in images:
+        if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
+            raise BadInput("image to load", image, "an explicit tag other than :latest",
+                           fix="tag it (e.g. labkit/tools:0.2.0): with :latest the kubelet's pull policy is Always "
+                               "and pods fail with ErrImagePull")
+    if not target.kind_cluster:
+        raise BadInput("cluster for kind load", target.name, "a kind cluster labkit made",
+                       fix="push the image to a registry your cluster can pull from")
+    return Plan(f"Load images into {target.kind_cluster}'s nodes").add(*[
+        Step(f"Load {image}", Cmd((target.kind, "load", "docker-image", image, "--name", target.kind_cluster)),
+             why="copies the image into containerd on every node, so pods start without a registry", timeout=600)
+        for image in images])

@@ -1,0 +1,111 @@
+"""Which Swarm features this kernel offers: IPVS for VIP services and the routing mesh, ESP for encrypted overlays."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from labkit import docker
+
+
+if TYPE_CHECKING:
+    pass
+
+
+# --- what this kernel can do -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class KernelFeatures:
+    """Which Swarm data-plane features the daemon's kernel has; ``None`` means we could not tell."""
+
+    ipvs: bool | None
+    esp: bool | None
+    basis: str  # how it was decided, for the chapter to show
+
+    @property
+    def endpoint_mode(self) -> str:
+        """``vip`` needs IPVS; ``dnsrr`` works on every kernel, so it is the choice when unsure."""
+        return "vip" if self.ipvs else "dnsrr"
+
+    @property
+    def publish_mode(self) -> str:
+        """The ingress routing mesh needs IPVS; ``host`` ports work everywhere."""
+        return "ingress" if self.ipvs else "host"
+
+    @property
+    def encrypted_overlay(self) -> bool:
+        return bool(self.esp)
+
+    def explain(self) -> str:
+        def word(v: bool | None) -> str:
+            return "present" if v else ("absent" if v is False else "unknown")
+        lines = [f"IPVS: {word(self.ipvs)}; ESP (IPsec): {word(self.esp)} ({self.basis}).",
+                 f"Services use --endpoint-mode {self.endpoint_mode} and ports publish with mode={self.publish_mode}."]
+        if not self.ipvs:
+            lines.append("A full kernel (CONFIG_IP_VS) adds a virtual IP per service that load-balances across its "
+                         "tasks (the default --endpoint-mode vip) and the ingress routing mesh: a published port "
+                         "answers on every node and reaches any task. Here clients resolve tasks by DNS instead, "
+                         "and a port answers only on nodes that run a task.")
+        if not self.esp:
+            lines.append("A full kernel (CONFIG_INET_ESP) adds encrypted overlays (--opt encrypted: IPsec between "
+                         "nodes); here overlay traffic between nodes is plain VXLAN.")
+        return "\n".join(lines)
+
+
+def kernel_features(*, root: str | os.PathLike[str] = "/", release: str | None = None) -> KernelFeatures:
+    """Decide IPVS and ESP from ``/proc/config.gz`` if the kernel exposes it, else by probing.
+
+    ``y`` counts as present; ``m`` counts as present when the module is loaded or its ``.ko``
+    file is installed (the kernel loads it on first use). Without a config, IPVS is present
+    when ``/proc/net/ip_vs`` or ``/sys/module/ip_vs`` exists or the module file is installed, and
+    ESP when ``esp4`` is loaded or installed; otherwise it is absent if the module tree is readable
+    (nothing to load) and unknown if not. ``root`` lets tests point at a fake tree.
+    """
+    base = Path(root)
+    release = release or platform.release()
+    modules = base / "lib" / "modules" / release
+
+    def module(name: str) -> bool:
+        return (base / "sys" / "module" / name).exists() or any(modules.rglob(f"{name}.ko*"))
+
+    config = base / "proc" / "config.gz"
+    if config.is_file():
+        values = _config_values(config, ("CONFIG_IP_VS", "CONFIG_INET_ESP"))
+
+        def decide(key: str, mod: str) -> bool:
+            v = values.get(key)
+            return v == "y" or (v == "m" and module(mod))
+        return KernelFeatures(decide("CONFIG_IP_VS", "ip_vs"), decide("CONFIG_INET_ESP", "esp4"),
+                              f"read from /proc/config.gz of kernel {release}")
+    tree = modules.is_dir()
+    ipvs = (base / "proc" / "net" / "ip_vs").exists() or module("ip_vs")
+    esp = module("esp4")
+    return KernelFeatures(ipvs if ipvs or tree else None, esp if esp or tree else None,
+                          f"probed /proc/net/ip_vs, /sys/module and /lib/modules/{release} (no /proc/config.gz)")
+
+
+def _config_values(path: Path, keys: Sequence[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    with gzip.open(path, "rt") as fh:
+        for line in fh:
+            key, sep, value = line.strip().partition("=")
+            if sep and key in keys:
+                out[key] = value
+    return out
+
+
+def daemon_kernel_features() -> KernelFeatures:
+    """:func:`kernel_features` of the kernel the Docker daemon runs on (and its containers, and DinD nodes)."""
+    theirs = str(docker.info().get("KernelVersion", ""))
+    if theirs and theirs != platform.release():
+        return KernelFeatures(None, None, f"the Docker daemon runs kernel {theirs}, not this one: its features "
+                                          "cannot be read from here, so labkit uses the modes that work everywhere")
+    return kernel_features()
+
+
+# --- the swarm on the local daemon -------------------------------------------------------------------------
