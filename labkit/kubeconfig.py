@@ -65,7 +65,7 @@ def resolve(kubeconfig: str | os.PathLike[str] | None = None, context: str | Non
     chosen = context or current
     if not chosen or chosen not in owner:
         raise BadInput("context", chosen, ", ".join(owner) or f"(no contexts in {spec})",
-                       fix=f"pass a context that exists (`kubectl --kubeconfig {shlex.quote(existing[0])} "
+                       fix=f"pass context=NAME, one of those (`kubectl --kubeconfig {shlex.quote(existing[0])} "
                            "config get-contexts`)")
     path = owner[chosen]
     doc = dict(docs)[path]

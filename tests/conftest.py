@@ -12,16 +12,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes import sdk_client
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
 
 
 def _docker_problem() -> str | None:
-    from labkit import engine
+    from labkit import docker as engine
     from labkit.errors import DockerUnavailable
 
     try:
-        engine.client()
+        sdk_client()
     except DockerUnavailable as exc:
         return exc.message.splitlines()[0]
     from labkit.versions import tools_image

@@ -12,7 +12,7 @@ from typing import Any
 from labkit.bench import impair as impair_mod, profiles
 from labkit.bench.cells import Cell
 from labkit.bench.registry import TARGETS, Suite, suite as find_suite
-from labkit.bench.request import BenchRequest
+from labkit.bench.request import BenchRequest, request as as_request
 from labkit.errors import BadInput
 
 
@@ -67,8 +67,9 @@ class BenchPlan:
         return self.target == "engine" or any(c.name in self.local_cells for c in self.cells)
 
 
-def catalog(request: BenchRequest) -> dict[str, Cell]:
-    """The cells the request's target offers for its suite."""
+def catalog(request: BenchRequest | str, target: str | None = None, **fields: Any) -> dict[str, Cell]:
+    """The cells the request's target offers for its suite (``catalog("net", "kind", cni="calico")``)."""
+    request = as_request(request, **({"target": target} if target else {}), **fields)
     _check_choice("target", request.target, TARGETS)
     return find_suite(request.suite).cells(request.target).catalog(request)
 
@@ -78,9 +79,11 @@ def _check_choice(what: str, value: object, allowed: tuple[str, ...]) -> None:
         raise BadInput(what, value, ", ".join(allowed))
 
 
-def plan(request: BenchRequest) -> BenchPlan:
-    """Validate the request; every bad value raises :class:`BadInput` naming what is allowed."""
-    r = request
+def plan(request: BenchRequest | str, **fields: Any) -> BenchPlan:
+    """Validate the request; every bad value raises :class:`BadInput` naming what is allowed.
+
+    ``request`` is a :class:`BenchRequest`, or a suite name with the request's fields as keywords."""
+    r = as_request(request, **fields)
     s = find_suite(r.suite)
     _check_choice("target", r.target, TARGETS)
     given = [k for k, v in {"cni": r.cni, "docker_network": r.docker_network, "kube": r.kube,

@@ -22,14 +22,14 @@ if TYPE_CHECKING:
 
 
 def _names(what: str, value: Sequence[str] | str | None) -> tuple[str, ...] | None:
+    if value is not None and not isinstance(value, str | Sequence):
+        raise BadInput(what, value, "names: a list, or a comma-separated string")
     if value is None:
         return None
     if isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     out = tuple(str(v) for v in value)
-    if not out:
-        raise BadInput(what, list(value), "one or more names, or None for the default")
-    return out
+    return out or None  # nothing named: the default
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,10 @@ def choose(**chosen: str | None) -> list[Choice]:
     return out
 
 
-def cluster_config(*, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
+def cluster_config(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
                    allow_cgroup_v1: bool = False, **chosen: str | None) -> ClusterConfig:
     """The kind config for the chosen options: the CNI's profile plus what each option needs."""
+    chosen = {NETWORK_FLAG: cni, **chosen}
     choices = choose(**chosen)
     extra: dict[str, Any] = {"workers": workers}
     for ch in choices[1:]:
@@ -88,13 +89,14 @@ def cluster_config(*, workers: int = 2, name: str | None = None, kubernetes: str
     return cfg
 
 
-def up_script(*, workers: int = 2, name: str | None = None, kubernetes: str | None = None, verify: bool = True,
+def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None, verify: bool = True,
               registry: bool = True, image: str | None = None, allow_cgroup_v1: bool = False,
               target: KubeTarget | None = None, cfg: ClusterConfig | None = None, **chosen: str | None) -> Script:
     """Everything ``labkit up`` does, as data: explain it, golden-test it, or run it."""
     from labkit.targets.kind import plans
     from labkit.versions import tools_image
 
+    chosen = {NETWORK_FLAG: cni, **chosen}
     choices = choose(**chosen)
     cfg = cfg or cluster_config(workers=workers, name=name, kubernetes=kubernetes, allow_cgroup_v1=allow_cgroup_v1,
                                 **chosen)
@@ -133,7 +135,7 @@ def tools_needed(choices: list[Choice]) -> tuple[set[str], set[str]]:
     return clis, host
 
 
-def up(*, workers: int = 2, name: str | None = None, kubernetes: str | None = None, verify: bool = True,
+def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None, verify: bool = True,
        registry: bool = True, allow_cgroup_v1: bool = False, runner: Runner | None = None, preflight: bool = True,
        **chosen: str | None) -> KubeTarget:
     """Create (or reuse) a kind cluster with the chosen options (``cni=``, ``storage=``, …) installed and
@@ -141,6 +143,7 @@ def up(*, workers: int = 2, name: str | None = None, kubernetes: str | None = No
     from labkit.targets.kind import preflight as gate
 
     run = runner or default_runner()
+    chosen = {NETWORK_FLAG: cni, **chosen}
     choices = choose(**chosen)
     cfg = cluster_config(workers=workers, name=name, kubernetes=kubernetes, allow_cgroup_v1=allow_cgroup_v1,
                                  **chosen)
@@ -168,11 +171,12 @@ def up(*, workers: int = 2, name: str | None = None, kubernetes: str | None = No
     return target
 
 
-def kind_available(**chosen: str | None) -> tuple[bool, str]:
+def kind_available(cni: str | None = None, **chosen: str | None) -> tuple[bool, str]:
     """Can ``up(**chosen)`` run on this machine? (answer, reason) — for notebooks that run live only where it works."""
     from labkit import doctor
     from labkit.targets.kind.preflight import gates
 
+    chosen = {NETWORK_FLAG: cni, **chosen}
     choices = choose(**chosen)
     clis, _ = tools_needed(choices)
     rows = {c.name: c for c in doctor.checks(ports=())}

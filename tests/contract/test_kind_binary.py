@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import config
+from labkit.targets.kind import config
 
 ROOT = Path(__file__).resolve().parents[2]
 STUB_DOCKER = """#!/bin/sh
@@ -78,10 +78,10 @@ def test_kind_rejects_a_broken_config(kind_bin: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["default", "no-cni"])
 def test_create_plan_flags_and_stdin_config_are_accepted_by_kind(kind_bin: Path, tmp_path: Path, name: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from labkit import cluster
+    from labkit.components import up as cluster
 
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
-    step = cluster.create_plan(config.profile(name), kind=str(kind_bin)).steps[0]
+    step = plans.create_plan(config.profile(name), kind=str(kind_bin)).steps[0]
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "docker").write_text(STUB_DOCKER)
     (tmp_path / "bin" / "docker").chmod(0o755)
@@ -97,7 +97,7 @@ def test_create_plan_flags_and_stdin_config_are_accepted_by_kind(kind_bin: Path,
 
 @pytest.mark.parametrize("cni", ["kindnet", "calico", "cilium", "cilium-kpr", "flannel", "none"])
 def test_every_cni_cluster_config_passes_kind_validation(kind_bin: Path, tmp_path: Path, cni: str) -> None:
-    from labkit import cluster
+    from labkit.components import up as cluster
 
     for cfg in (cluster.cluster_config(cni), cluster.cluster_config(cni, workers=0, allow_cgroup_v1=True)):
         out = _kind_create(kind_bin, cfg.to_yaml(), tmp_path)
@@ -123,9 +123,9 @@ def test_real_kubectl_and_helm_accept_every_flag_of_the_up_plan(kind_bin: Path, 
                                                                   storage: str | None) -> None:
     """kubectl and helm parse flags before they touch the network; a server on a closed port turns every
     command into a fast connection error, so a flag they do not know is the only other way to fail."""
-    from labkit import cluster
+    from labkit.components import up as cluster
     from labkit.steps import substitute
-    from labkit.target import KubeTarget
+    from labkit.targets.kube import KubeTarget
 
     tools = kind_bin.parent
     kc = _unreachable_kubeconfig(tmp_path / "kc.yaml")

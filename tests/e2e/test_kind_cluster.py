@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import config, doctor, engine, tools
+from tests.fakes import sdk_client
+
+from labkit.targets.kind import config, doctor, engine, tools
 
 pytestmark = pytest.mark.kind
 
@@ -87,7 +89,7 @@ class Recorder:
 
 @pytest.fixture(scope="module")
 def cgroup_ok(kind_ready: None) -> None:
-    info = engine.client().info()
+    info = sdk_client().info()
     if str(info.get("CgroupVersion", "2")) == "1":
         pytest.skip("kind tier: cgroup v1 host; Kubernetes >= 1.35 needs cgroup v2 (or `labkit up --allow-cgroup-v1`)")
 
@@ -96,7 +98,8 @@ def cgroup_ok(kind_ready: None) -> None:
 def test_up_installs_verifies_benchmarks_and_down_removes(cgroup_ok: None, cni: str) -> None:
     """`labkit up --cni X` for real: create, registry, install, load image, verify (the plan's own checks:
     DNS, pod-to-pod across nodes, Service, NetworkPolicy as expected for X), a quick benchmark, delete."""
-    from labkit import clean, cluster
+    from labkit import clean
+from labkit.components import up as cluster
     from labkit.steps import substitute
 
     if cni.startswith("cilium") and not tools.find("helm").ok:
@@ -114,13 +117,13 @@ def test_up_installs_verifies_benchmarks_and_down_removes(cgroup_ok: None, cni: 
         verify.run(rec)
         assert verify.values["ECHO0_IP"] and verify.values["SVC_IP"]
         assert substitute(["${ECHO0_IP}"], verify.values) != ["${ECHO0_IP}"]
-        from labkit.bench import kind as kind_bench
+        from labkit.components.network import compare as kind_bench
 
         result = kind_bench.run_on_cluster(target, cni=cni, profile="quick", reps=2, tests=["tcp-1", "latency"])
         rows = result.rows()
         assert {"kind-bridge", "hostnet", "pod-same-node", "pod-cross-node", "clusterip"} <= set(rows["cell"])
     finally:
-        cluster.down(name)
+        lifecycle.down(name)
     assert name not in clean.kind_clusters()
 
 
@@ -128,9 +131,10 @@ def test_up_installs_verifies_benchmarks_and_down_removes(cgroup_ok: None, cni: 
 def test_storage_up_proves_persistence_benchmarks_fio_and_down_removes(cgroup_ok: None, option: str) -> None:
     """`labkit up --storage X` for real: install, the persistence proof (plan's own checks), fio through the
     harness on S0/S1/X, then delete."""
-    from labkit import clean, cluster
-    from labkit.bench import kind as kind_bench
-    from labkit.components import storage
+    from labkit import clean
+from labkit.components import up as cluster
+    from labkit.components.network import compare as kind_bench
+    from labkit.components.storage import options as storage
 
     if not tools.find("helm").ok and option != "local-path":
         pytest.skip(f"kind tier: helm not found ({tools.install_hint('helm')})")
@@ -145,11 +149,11 @@ def test_storage_up_proves_persistence_benchmarks_fio_and_down_removes(cgroup_ok
         if option == "longhorn":
             assert plan.values["REPLICAS"] == "2"
         cells = ["hostfs-docker", "local-path", kind_bench.STORAGE_CELL[option]]
-        from labkit.bench import runner
+        from labkit.bench import harness as runner
 
         rows = runner.run("storage", target="kind", kube=target, storage_classes=cells[2:], cells=list(
             dict.fromkeys(cells)), tests=["randread-4k-qd32", "fsync-write-4k"], reps=2, size="32M").rows()
         assert set(rows[rows["status"] == "ok"]["cell"]) == set(cells)
     finally:
-        cluster.down(name)
+        lifecycle.down(name)
     assert name not in clean.kind_clusters()

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import bench, engine
+from tests.fakes import sdk_client
+
+from labkit import bench, docker as engine
 from labkit.bench import stats
 from labkit.bench.compare import compare
 from labkit.errors import Unavailable
@@ -23,7 +25,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("doc
 
 def _nothing_left() -> None:
     assert engine.managed(include_images=False) == []
-    from labkit.bench import hoststate
+    from labkit.targets import host as hoststate
 
     assert [h for h in hoststate.find() if h.kind != "scratch file" or "lk-" in h.name] == []
 
@@ -107,7 +109,7 @@ def _wait_rows(store: Path, n: int, proc: subprocess.Popen[str], timeout: float 
 def test_container_killed_mid_run_marks_cell_failed_and_run_goes_on(store_dir: Path) -> None:
     proc = _bench_proc(store_dir, "--cells", "loopback,bridge", "--tests", "tcp-1", "--reps", "5", "--duration", "1")
     _wait_rows(store_dir, 4, proc)
-    victims = engine.client().containers.list(filters={"name": "-bridge-srv", "label": f"{engine.MANAGED}=true"})
+    victims = sdk_client().containers.list(filters={"name": "-bridge-srv", "label": f"{engine.MANAGED}=true"})
     assert victims, "bridge server container not found"
     victims[0].kill()
     out, _ = proc.communicate(timeout=300)

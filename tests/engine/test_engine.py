@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from labkit import engine, images
+from tests.fakes import sdk_client
+
+from labkit import docker as engine, images
 from labkit.bench import net
 from labkit.versions import tools_image
 
@@ -17,7 +19,7 @@ pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("docker_ready")]
 def test_tools_image_has_the_instruments() -> None:
     ref = images.ensure_tools()
     assert ref == tools_image() and not ref.endswith(":latest")
-    out = engine.client().containers.run(
+    out = sdk_client().containers.run(
         ref, ["sh", "-c", "iperf3 --version; fio --version; sockperf --version; tc -V; taskset --version"],
         remove=True, labels=engine.labels(role="test"),
     ).decode()
@@ -39,9 +41,9 @@ def test_iperf3_between_two_containers_on_a_user_network() -> None:
         assert metrics["throughput_bps"] > 1e8  # > 100 Mbit/s on any machine that runs Docker
         assert net.iperf3_version(res.stdout)
         mine = {"label": f"{engine.SESSION}={scope.session}"}
-        names = {c.name for c in engine.client().containers.list(filters=mine)}
+        names = {c.name for c in sdk_client().containers.list(filters=mine)}
         assert names == {server.name, client.name}
-    left = engine.client().containers.list(all=True, filters={"label": f"{engine.SESSION}={scope.session}"})
+    left = sdk_client().containers.list(all=True, filters={"label": f"{engine.SESSION}={scope.session}"})
     assert left == []
 
 
@@ -57,7 +59,7 @@ def test_scope_removes_a_container_whose_start_failed() -> None:
 
     with pytest.raises(APIError), engine.Scope() as scope:
         scope.container(tools_image(), name=f"lk-{scope.session}-bad", command=["/no/such/binary"])
-    assert engine.client().containers.list(all=True, filters={"label": f"{engine.SESSION}={scope.session}"}) == []
+    assert sdk_client().containers.list(all=True, filters={"label": f"{engine.SESSION}={scope.session}"}) == []
 
 
 def test_clean_removes_everything_labelled_and_says_so() -> None:
@@ -71,7 +73,7 @@ def test_clean_removes_everything_labelled_and_says_so() -> None:
                          capture_output=True, text=True, timeout=120)
     assert dry.returncode == 0
     assert f"lk-{scope.session}-leftover" in dry.stdout
-    assert engine.client().containers.list(all=True, filters={"name": f"lk-{scope.session}-leftover"})
+    assert sdk_client().containers.list(all=True, filters={"name": f"lk-{scope.session}-leftover"})
     done = subprocess.run([sys.executable, "-m", "labkit.cli", "clean", "--keep-images"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

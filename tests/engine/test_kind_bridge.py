@@ -12,15 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from labkit import engine
-from labkit.bench import runner
+from tests.fakes import sdk_client
+
+from labkit import docker as engine
+from labkit.bench import harness as runner
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 
 
 def _labelled(session: str) -> list[str]:
     """Names of Docker objects carrying this session's label (other work may share the daemon)."""
-    c = engine.client()
+    c = sdk_client()
     flt = {"label": f"{engine.SESSION}={session}"}
     return ([x.name for x in c.containers.list(all=True, filters=flt)]
             + [x.name for x in c.networks.list(filters=flt)])
@@ -40,7 +42,7 @@ def test_kind_bridge_measures_on_the_named_network_and_leaves_it(store_dir: Path
         meta = res.meta()
         assert meta["status"] == "complete" and meta["docker_network"] == network and meta["cni"] == "kindnet"
         assert _labelled(meta["session_id"]) == []  # the run's containers are gone …
-        assert engine.client().networks.get(network).name == network  # … and the network it did not make is not
+        assert sdk_client().networks.get(network).name == network  # … and the network it did not make is not
     assert _labelled(stand_in.session) == []
 
 

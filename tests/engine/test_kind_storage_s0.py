@@ -13,15 +13,18 @@ from typing import Any
 
 import pytest
 
-from labkit import engine
-from labkit.bench import engine_storage, kind_storage, runner, stats
+from tests.fakes import sdk_client
+
+from labkit import docker as engine
+from labkit.bench import harness as runner, stats
+from labkit.components.storage import engine_cells as engine_storage, kube_cells as kind_storage
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 
 
 def _labelled(session: str) -> list[str]:
     """Docker objects carrying this session's label (other work may share the daemon)."""
-    c = engine.client()
+    c = sdk_client()
     flt = {"label": f"{engine.SESSION}={session}"}
     return [x.name for x in c.containers.list(all=True, filters=flt)] + [x.name for x in c.volumes.list(filters=flt)]
 

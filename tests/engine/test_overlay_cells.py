@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import bench, engine
+from tests.fakes import sdk_client
+
+from labkit import bench, docker as engine
 
 pytestmark = pytest.mark.engine
 
@@ -22,5 +24,5 @@ def test_overlay_cells_measure_vxlan_against_the_bridge_and_leave_nothing(docker
     assert (tput.loc[["overlay-same-node", "overlay-cross-node"], "ratio"] > 0).all()
     rows = res.rows()
     assert set(rows[rows["cell"] == "overlay-cross-node"]["placement"]) == {"cross-node"}
-    left = engine.client().containers.list(all=True, filters={"label": f"{engine.SESSION}={res.meta()['session_id']}"})
+    left = sdk_client().containers.list(all=True, filters={"label": f"{engine.SESSION}={res.meta()['session_id']}"})
     assert not left

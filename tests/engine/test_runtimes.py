@@ -6,8 +6,10 @@ import shutil
 
 import pytest
 
-from labkit import engine
-from labkit.bench import runtimes
+from tests.fakes import sdk_client
+
+from labkit import docker as engine
+from labkit.components.engine import start_cells as runtimes
 from labkit.errors import Unavailable
 from labkit.versions import tools_image
 
@@ -35,7 +37,7 @@ def test_docker_runc_starts_and_times_a_container(image: str) -> None:
     with scope:
         values = [session.measure(runtimes.StartTest(), timeout=60).metrics["start_latency_s"] for _ in range(3)]
     assert all(0.01 < v < 30 for v in values)
-    assert not [c for c in engine.client().containers.list(all=True, filters={"label": "io.labkit.managed=true"})
+    assert not [c for c in sdk_client().containers.list(all=True, filters={"label": "io.labkit.managed=true"})
                 if c.name.startswith("lk-start")]
 
 

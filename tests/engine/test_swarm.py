@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from labkit import engine, orchestrate, swarm
+from tests.fakes import sdk_client
+
+from labkit import docker as engine
+from labkit.components import orchestration as orchestrate
+from labkit.targets import swarm
 from labkit.bench.store import Store
 from labkit.errors import BadInput, Unavailable
-from labkit.orchestrate import App, SwarmOrchestrator, perform
+from labkit.components.orchestration import App, SwarmOrchestrator, perform
 
 pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("docker_ready")]
 
@@ -25,13 +29,13 @@ def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _left(session: str) -> list[str]:
     flt = {"label": f"{engine.SESSION}={session}"}
-    c = engine.client()
+    c = sdk_client()
     return ([x.name for x in c.containers.list(all=True, filters=flt)]
             + [x.name for x in c.networks.list(filters=flt)] + [x.name for x in c.volumes.list(filters=flt)])
 
 
 def _volumes_exist(names: list[str]) -> list[str]:
-    have = {v.name for v in engine.client().volumes.list()}
+    have = {v.name for v in sdk_client().volumes.list()}
     return [n for n in names if n in have]
 
 
@@ -51,7 +55,7 @@ def test_kernel_features_of_this_daemon_match_its_config() -> None:
 def test_dind_swarm_runs_every_operation_and_recovers_from_losing_a_node(tmp_path: Path) -> None:
     with swarm.DindSwarm(nodes=3) as sw:
         session = sw.session
-        nodes = {n: engine.client().containers.get(str(sw.node_container(n))) for n in sw.node_names}
+        nodes = {n: sdk_client().containers.get(str(sw.node_container(n))) for n in sw.node_names}
         volumes = [m["Name"] for c in nodes.values() for m in c.attrs["Mounts"] if m["Type"] == "volume"]
         assert len(volumes) == 3  # each node's /var/lib/docker
         assert all(c.attrs["HostConfig"]["Privileged"] is False for c in nodes.values())
@@ -159,12 +163,12 @@ def test_a_local_swarm_left_by_a_crash_is_found_and_undone_like_clean_does() -> 
         assert [(x.kind, x.name) for x in found] == [("swarm", f"local swarm (node {local.node_id})"),
                                                      ("network", swarm.GWBRIDGE)]
         swarm.remove_leftover(found[0])
-        for c in engine.client().containers.list(all=True, filters={"label": f"{engine.SESSION}={local.session}"}):
+        for c in sdk_client().containers.list(all=True, filters={"label": f"{engine.SESSION}={local.session}"}):
             c.remove(force=True, v=True)  # clean removes labelled containers before networks
         swarm.remove_leftover(found[1])
     finally:
         local.close()  # a safety net; a no-op when the steps above worked
     assert swarm.local_state()["LocalNodeState"] == "inactive"
-    assert not engine.client().networks.list(names=[swarm.GWBRIDGE])
+    assert not sdk_client().networks.list(names=[swarm.GWBRIDGE])
     assert swarm.leftovers() == []
     assert _left(local.session) == []

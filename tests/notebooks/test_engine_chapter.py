@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import engine
+from tests.fakes import sdk_client
+
+from labkit import docker as engine
 from tests.notebooks.test_cluster_chapters import _text
 from tests.notebooks.test_notebooks import execute
 
@@ -26,7 +28,7 @@ def test_engine_chapter_live_measures_and_leaves_nothing(docker_ready: None, tmp
     rows = Store(tmp_path / "store").load()
     ok = rows[(rows["status"] == "ok") & (rows["metric"] == "start_latency_s")]
     assert set(ok["cell"]) >= {"docker-runc"} and (ok["value"] > 0).all() and len(ok) >= 3
-    left = engine.client().containers.list(all=True, filters={"label": "io.labkit.managed=true"})
+    left = sdk_client().containers.list(all=True, filters={"label": "io.labkit.managed=true"})
     assert not [c.name for c in left if c.name.startswith("lk-")]
 
 
@@ -48,7 +50,7 @@ def test_orchestration_chapter_swarm_half_runs_times_every_operation_and_cleans_
     assert {"deploy", "scale", "rolling_update", "kill_replica", "drain_node", "lose_node", "remove"} <= set(
         rows["cell"])
     assert (rows["value"].astype(float) > 0).all()
-    swarm_nodes = [c.name for c in engine.client().containers.list(all=True, filters={"label": "io.labkit.managed"})
+    swarm_nodes = [c.name for c in sdk_client().containers.list(all=True, filters={"label": "io.labkit.managed"})
                    if c.name.endswith(("-node1", "-node2", "-node3"))]
     assert swarm_nodes == []
 

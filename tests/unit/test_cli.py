@@ -130,7 +130,7 @@ def test_tools_list_shows_each_tool_and_how_to_get_it(monkeypatch: pytest.Monkey
 
 def test_ctrl_c_exits_130_and_says_how_to_clean_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    from labkit.bench import cli as bench_cli
+    from labkit.cli import bench as bench_cli
 
     def interrupted(args: object) -> int:
         raise KeyboardInterrupt

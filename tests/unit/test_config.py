@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from labkit import config
-from labkit.config import ClusterConfig, Mount, PortMapping
+from labkit.targets.kind import config
+from labkit.targets.kind.config import ClusterConfig, Mount, PortMapping
 from labkit.errors import BadInput
 
 

@@ -20,7 +20,7 @@ def _heavy_after(code: str) -> list[str]:
 
 
 @pytest.mark.parametrize("module", ["labkit", "labkit.cli", "labkit.errors", "labkit.tools", "labkit.doctor",
-                                    "labkit.engine", "labkit.bench", "labkit.bench.store"])
+                                    "labkit.docker", "labkit.bench", "labkit.bench.store"])
 def test_importing_loads_no_heavy_dependency(module: str) -> None:
     assert _heavy_after(f"import {module}") == []
 

@@ -133,7 +133,9 @@ def test_detect_cni_from_the_daemonsets_of_all_namespaces(httpserver: HTTPServer
                                                           fixture: str, cni: str | None) -> None:
     httpserver.expect_request("/apis/apps/v1/daemonsets", method="GET", query_string="").respond_with_json(
         load(fixture))
-    assert api.detect_cni() == cni
+    from labkit.components.network.detect import detect_cni
+
+    assert detect_cni(api) == cni
     httpserver.check_assertions()
 
 
@@ -470,7 +472,7 @@ def test_storage_classes(httpserver: HTTPServer, api: k8s.Cluster) -> None:
 def test_labkit_connect_detects_the_cni_and_builds_its_verify_plan(httpserver: HTTPServer, tmp_path: Path) -> None:
     """`labkit.connect(context=...)`: the same verify as `labkit up`, with the right policy expectation."""
     import labkit
-    from labkit.components import network
+    from labkit.components.network import options as network
 
     kc = kubeconfig(tmp_path / "kc.yaml", httpserver.url_for("").rstrip("/"), ("prod",), current="prod")
     httpserver.expect_request("/version").respond_with_json(load("version-kind.json"))

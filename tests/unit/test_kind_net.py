@@ -19,11 +19,18 @@ import pytest
 import yaml
 
 from labkit import cli, plots
+from labkit.components.storage import compare as kind_sto
+from labkit.components.network import options as network_options
+from labkit.bench.request import BenchRequest
+from labkit.components.fresh import ClusterOps
+from labkit.targets import replay
+from labkit.bench.plan import catalog, plan
 from labkit._run import Result
-from labkit.bench import kind, kind_net, runner
+from labkit.bench import harness as runner, kube
+from labkit.components.network import compare as kind, kube_cells as kind_net
 from labkit.bench.store import Store
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
-from labkit.target import KubeTarget
+from labkit.targets.kube import KubeTarget
 from labkit.versions import tools_image
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -191,8 +198,8 @@ def test_two_workers_take_the_pods_and_the_control_plane_is_left_alone() -> None
     p = kind_net.place(kind_net.parse_nodes(node_list(3)))
     assert (p.first, p.second, p.tolerate_control_plane, p.note) == (
         "labkit-bench-calico-worker", "labkit-bench-calico-worker2", False, "")
-    assert p.nodes_for("pod-same-node") == ("labkit-bench-calico-worker",) * 2
-    assert p.nodes_for("clusterip") == ("labkit-bench-calico-worker", "labkit-bench-calico-worker2")
+    assert kind_net.nodes_for(p, "pod-same-node") == ("labkit-bench-calico-worker",) * 2
+    assert kind_net.nodes_for(p, "clusterip") == ("labkit-bench-calico-worker", "labkit-bench-calico-worker2")
 
 
 def test_one_worker_is_paired_with_the_control_plane_under_a_toleration() -> None:
@@ -207,10 +214,10 @@ def test_one_worker_is_paired_with_the_control_plane_under_a_toleration() -> Non
 def test_a_single_node_cluster_runs_same_node_cells_and_names_why_cross_node_cannot() -> None:
     p = kind_net.place(kind_net.parse_nodes(node_list(0)))
     assert (p.first, p.second, p.tolerate_control_plane) == ("labkit-bench-calico-control-plane", None, True)
-    assert p.nodes_for("pod-same-node") == ("labkit-bench-calico-control-plane",) * 2
+    assert kind_net.nodes_for(p, "pod-same-node") == ("labkit-bench-calico-control-plane",) * 2
     for cell in ("hostnet", "pod-cross-node", "clusterip"):
         with pytest.raises(Unavailable) as info:
-            p.nodes_for(cell)
+            kind_net.nodes_for(p, cell)
         assert "needs two nodes" in info.value.message and "one usable node" in info.value.message
         assert info.value.fix and "--workers 2" in info.value.fix
 
@@ -230,7 +237,7 @@ def test_not_ready_and_cordoned_workers_are_skipped_with_the_reason() -> None:
 def test_no_usable_node_makes_every_pod_cell_unavailable() -> None:
     p = kind_net.place(kind_net.parse_nodes({"items": []}))
     with pytest.raises(Unavailable, match="no node can take the bench pods"):
-        p.nodes_for("pod-same-node")
+        kind_net.nodes_for(p, "pod-same-node")
 
 
 # --- manifests -------------------------------------------------------------------------------------------
@@ -300,22 +307,22 @@ def test_the_service_selects_the_server_pod_only() -> None:
 def test_hex_session_ids_stay_strings_in_the_yaml_kubectl_reads() -> None:
     text = kind_net.to_yaml([kind_net.object_labels("0123456789", "hostnet"), kind_net.object_labels("12e4567890",
                                                                                                      "hostnet")])
-    assert 'io.labkit.session: "0123456789"' in text and 'io.labkit.session: "12e4567890"' in text
+    assert "io.labkit.session: '0123456789'" in text and "io.labkit.session: '12e4567890'" in text
     assert [d["io.labkit.session"] for d in yaml.safe_load_all(text)] == ["0123456789", "12e4567890"]
 
 
 def test_an_unpinned_image_is_refused() -> None:
     for ref in ("labkit/tools", "labkit/tools:latest", "localhost:5001/labkit/tools"):
         with pytest.raises(BadInput, match="pinned"):
-            kind_net.check_image(ref)
-    assert kind_net.check_image("localhost:5001/labkit/tools:0.2.0") == "localhost:5001/labkit/tools:0.2.0"
+            kube.check_image(ref)
+    assert kube.check_image("localhost:5001/labkit/tools:0.2.0") == "localhost:5001/labkit/tools:0.2.0"
 
 
 # --- catalog and plan ------------------------------------------------------------------------------------
 
 
 def test_kind_catalog_is_the_ladder_with_the_cni_as_component() -> None:
-    cells = runner.catalog("net", "kind", cni="cilium")
+    cells = catalog("net", "kind", cni="cilium")
     assert list(cells) == ["kind-bridge", "hostnet", "pod-same-node", "pod-cross-node", "clusterip"]
     assert {c.component for c in cells.values()} == {"cilium"}
     assert [(n, c.level, c.baseline) for n, c in cells.items()] == [
@@ -324,21 +331,21 @@ def test_kind_catalog_is_the_ladder_with_the_cni_as_component() -> None:
 
 
 def test_a_cluster_gets_n2_only_with_a_docker_network() -> None:
-    assert "kind-bridge" not in runner.catalog("net", "cluster")
-    assert runner.catalog("net", "cluster")["hostnet"].baseline is None
-    assert runner.catalog("net", "cluster", docker_network="lab")["hostnet"].baseline == "kind-bridge"
+    assert "kind-bridge" not in catalog("net", "cluster")
+    assert catalog("net", "cluster")["hostnet"].baseline is None
+    assert catalog("net", "cluster", docker_network="lab")["hostnet"].baseline == "kind-bridge"
 
 
 @pytest.mark.parametrize("cni", ["weave", "Calico", "", "none"])
 def test_an_unknown_cni_names_the_allowed_ones(cni: str) -> None:
     with pytest.raises(BadInput) as info:
-        runner.plan("net", target="kind", cni=cni or "x y")
+        plan("net", target="kind", cni=cni or "x y")
     assert info.value.allowed == "kindnet, calico, cilium, cilium-kpr, flannel"
 
 
 def test_cluster_options_on_the_engine_target_are_refused() -> None:
     with pytest.raises(BadInput, match="cni"):
-        runner.plan("net", cni="calico")
+        plan("net", cni="calico")
 
 
 def test_pod_cells_without_a_cluster_are_refused_before_anything_runs(tmp_path: Path) -> None:
@@ -389,7 +396,8 @@ def test_rows_carry_the_cni_the_cluster_and_the_ratio_to_n3(tmp_path: Path) -> N
     assert set(rows["status"]) == {"ok"} and set(rows["component"]) == {"calico"}
     assert set(rows["target"]) == {"kind"} and set(rows["k8s_version"]) == {"v1.36.1"}
     assert set(rows["n_nodes"]) == {3}
-    assert json.loads(rows["component_config"].iloc[0]) == {"cni": "calico", "version": None}
+    assert json.loads(rows["component_config"].iloc[0]) == {"cni": "calico", "version": network_options.option("calico").version}
+    assert set(rows["component_version"]) == {network_options.option("calico").version}  # the pinned CNI version
     cross = rows[(rows.cell == "pod-cross-node") & (rows.metric == "throughput_bps")]
     assert (cross["baseline_cell"] == "hostnet").all() and (cross["ratio_to_baseline"] == 1.0).all()
     meta = res.meta()
@@ -512,7 +520,7 @@ def test_a_failed_exec_reports_kubectl_s_error_not_a_parse_error(tmp_path: Path)
 
 
 def test_cluster_cells_refuse_impairment() -> None:
-    pair = kind_net.PodPair(runner.catalog("net", "kind")["hostnet"], None, "s", "1.2.3.4", 1, 2)  # type: ignore[arg-type]
+    pair = kind_net.PodPair(catalog("net", "kind")["hostnet"], None, "s", "1.2.3.4", 1, 2)  # type: ignore[arg-type]
     with pytest.raises(Unavailable, match="not supported yet"):
         pair.impair(object())
 
@@ -539,18 +547,22 @@ class Clusters:
     def down(self, name: str) -> None:
         self.log.append(("down", name))
 
+    def ops(self) -> ClusterOps:
+        return ClusterOps(self.up, self.down, self.load)
+
 
 @pytest.fixture()
 def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
 
-    def run(suite: str, **kw: Any) -> runner.BenchRun:
-        calls.append({"suite": suite, **kw})
-        if kw.get("cni") == "cilium":
+    def run(request: BenchRequest, **kw: Any) -> runner.BenchRun:
+        calls.append({"suite": request.suite, "cni": request.cni, "target": request.target, "kube": request.kube,
+                      "reps": request.reps, **kw})
+        if request.cni == "cilium":
             raise LabkitError("kubectl: Unable to connect to the server")
-        if kw.get("cni") == "flannel":
+        if request.cni == "flannel":
             raise KeyboardInterrupt
-        return runner.BenchRun(f"run-{kw['cni']}", Store(tmp_path))
+        return runner.BenchRun(f"run-{request.cni}", Store(tmp_path))
 
     monkeypatch.setattr(runner, "run", run)
     return calls
@@ -559,8 +571,8 @@ def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
 def test_each_cni_gets_a_fresh_cluster_loaded_measured_and_deleted(measured: list[dict[str, Any]],
                                                                    tmp_path: Path) -> None:
     fake = Clusters()
-    out = kind.compare_cnis(["kindnet", "calico"], workers=3, store=str(tmp_path), up=fake.up, down=fake.down,
-                            load_images=fake.load, reps=6)
+    out = kind.compare_cnis(["kindnet", "calico"], BenchRequest("net", reps=6), workers=3, store=str(tmp_path),
+                            ops=fake.ops())
     assert fake.log == [
         ("up", "kindnet", "labkit-bench-kindnet", "3"), ("load", "labkit-bench-kindnet", tools_image()),
         ("down", "labkit-bench-kindnet"),
@@ -574,8 +586,7 @@ def test_each_cni_gets_a_fresh_cluster_loaded_measured_and_deleted(measured: lis
 def test_a_failing_cni_is_recorded_its_cluster_deleted_and_the_next_one_runs(measured: list[dict[str, Any]],
                                                                              tmp_path: Path) -> None:
     fake = Clusters(fail_up="calico")
-    out = kind.compare_cnis(["calico", "cilium", "kindnet"], store=str(tmp_path), up=fake.up, down=fake.down,
-                            load_images=fake.load)
+    out = kind.compare_cnis(["calico", "cilium", "kindnet"], store=str(tmp_path), ops=fake.ops())
     assert [e for e in fake.log if e[0] == "down"] == [("down", "labkit-bench-calico"), ("down", "labkit-bench-cilium"),
                                                         ("down", "labkit-bench-kindnet")]
     assert ("load", "labkit-bench-calico", tools_image()) not in fake.log
@@ -586,8 +597,7 @@ def test_a_failing_cni_is_recorded_its_cluster_deleted_and_the_next_one_runs(mea
 def test_ctrl_c_deletes_the_current_cluster_and_stops(measured: list[dict[str, Any]], tmp_path: Path) -> None:
     fake = Clusters()
     with pytest.raises(KeyboardInterrupt):
-        kind.compare_cnis(["flannel", "kindnet"], store=str(tmp_path), up=fake.up, down=fake.down,
-                          load_images=fake.load)
+        kind.compare_cnis(["flannel", "kindnet"], store=str(tmp_path), ops=fake.ops())
     assert fake.log[-1] == ("down", "labkit-bench-flannel") and ("up", "kindnet", "labkit-bench-kindnet", "2") \
         not in fake.log
 
@@ -595,7 +605,7 @@ def test_ctrl_c_deletes_the_current_cluster_and_stops(measured: list[dict[str, A
 def test_keep_leaves_the_clusters_and_all_failing_raises(measured: list[dict[str, Any]], tmp_path: Path) -> None:
     fake = Clusters()
     with pytest.raises(LabkitError, match="no CNI could be measured: cilium"):
-        kind.compare_cnis(["cilium"], store=str(tmp_path), up=fake.up, down=fake.down, load_images=fake.load,
+        kind.compare_cnis(["cilium"], store=str(tmp_path), ops=fake.ops(),
                           keep=True)
     assert [e[0] for e in fake.log] == ["up", "load"]
 
@@ -605,14 +615,15 @@ def test_bad_requests_fail_before_any_cluster_is_made(measured: list[dict[str, A
     for cnis, kw in ((["kindnet", "weave"], {}), (["calico", "calico"], {}), ([], {}), (["kindnet"], {"reps": 1}),
                      (["kindnet"], {"cells": ["bridge"]})):
         with pytest.raises(BadInput):
-            kind.compare_cnis(cnis, store=str(tmp_path), up=fake.up, down=fake.down, load_images=fake.load, **kw)
+            kind.compare_cnis(cnis, BenchRequest("net", **kw), store=str(tmp_path), ops=fake.ops())
     assert fake.log == [] and measured == []
 
 
 def test_run_on_an_existing_cluster_creates_nothing_but_pods(tmp_path: Path) -> None:
     fake = FakeKube(node_list(2))
-    res = kind.run_on_cluster(KubeTarget("lab", "/tmp/kc", "lab"), cni="antrea", store=str(tmp_path), runner=fake,
-                              cells=["pod-cross-node"], tests=["tcp-1"], reps=2, duration_s=1)
+    res = kind.run_on_cluster(KubeTarget("lab", "/tmp/kc", "lab"),
+                              BenchRequest("net", cni="antrea", cells=["pod-cross-node"], tests=["tcp-1"], reps=2,
+                                           duration_s=1), store=str(tmp_path), runner=fake)
     assert set(fake.verbs()) == {"get", "apply", "wait", "exec", "delete"}
     assert res.meta()["target"] == "cluster" and set(res.rows()["component"]) == {"antrea"}
 
@@ -621,7 +632,7 @@ def test_run_on_an_existing_cluster_creates_nothing_but_pods(tmp_path: Path) -> 
 
 
 def _run_rows(cni: str, run_id: str, medians: dict[str, float]) -> list[dict[str, Any]]:
-    cells = runner.catalog("net", "kind", cni=cni)
+    cells = catalog("net", "kind", cni=cni)
     rows = []
     for name, value in medians.items():
         c = cells[name]
@@ -695,15 +706,15 @@ def test_bad_cluster_requests_exit_2_before_anything_runs(argv: list[str], messa
 
 def test_storage_on_kind_installs_the_named_options_on_one_cluster(monkeypatch: pytest.MonkeyPatch,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from labkit.bench import kind as kind_mod
+    from labkit.components.network import compare as kind_mod
 
     seen: dict[str, Any] = {}
 
-    def fake(options: list[str], **kw: Any) -> Any:
-        seen.update(options=options, **kw)
+    def fake(options: list[str], request: Any, **kw: Any) -> Any:
+        seen.update(options=options, size=request.size, **kw)
         raise kind_mod.LabkitError("stop here", fix="none")
 
-    monkeypatch.setattr(kind_mod, "compare_storage", fake)
+    monkeypatch.setattr(kind_sto, "compare_storage", fake)
     assert cli.main(["bench", "storage", "--target", "kind", "--storage", "openebs,longhorn", "--size", "32M"]) == 1
     assert seen["options"] == ["openebs", "longhorn"] and seen["cni"] == "kindnet" and seen["size"] == "32M"
     assert cli.main(["bench", "storage", "--target", "kind", "--storage-class", "x"]) == 2
@@ -714,8 +725,8 @@ def test_cli_kind_compares_the_cnis_named(monkeypatch: pytest.MonkeyPatch, tmp_p
                                           two_cnis: pd.DataFrame, capsys: pytest.CaptureFixture[str]) -> None:
     seen: dict[str, Any] = {}
 
-    def compare(cnis: list[str], **kw: Any) -> kind.CniComparison:
-        seen.update(cnis=cnis, **kw)
+    def compare(cnis: list[str], request: Any, **kw: Any) -> kind.CniComparison:
+        seen.update(cnis=cnis, reps=request.reps, **kw)
         out = kind.CniComparison(Store(tmp_path), failed={"cilium": "cilium-agent never Ready"})
         monkeypatch.setattr(out, "rows", lambda: two_cnis)
         return out
@@ -735,15 +746,26 @@ def test_cli_cluster_reads_the_given_kubeconfig_and_context(monkeypatch: pytest.
                                                             two_cnis: pd.DataFrame) -> None:
     seen: dict[str, Any] = {}
 
-    def on_cluster(kube: KubeTarget, **kw: Any) -> Any:
-        seen.update(kube=kube, **kw)
+    def on_cluster(kube: KubeTarget, request: Any, **kw: Any) -> Any:
+        seen.update(kube=kube, cni=request.cni, docker_network=request.docker_network, **kw)
         return type("R", (), {"run_id": "r1", "rows": lambda self: two_cnis})()
 
+    kc = tmp_path / "kc"
+    kc.write_text(KUBECONFIG_LAB)
     monkeypatch.setattr(kind, "run_on_cluster", on_cluster)
-    assert cli.main(["bench", "net", "--target", "cluster", "--context", "lab", "--kubeconfig", "/tmp/kc",
+    assert cli.main(["bench", "net", "--target", "cluster", "--context", "lab", "--kubeconfig", str(kc),
                      "--cni", "cilium", "--store", str(tmp_path)]) == 0
-    assert seen["kube"] == KubeTarget("lab", "/tmp/kc", "lab") and seen["cni"] == "cilium"
+    assert seen["kube"] == KubeTarget("lab", str(kc), "lab") and seen["cni"] == "cilium"
     assert seen["docker_network"] is None
+
+
+KUBECONFIG_LAB = """apiVersion: v1
+kind: Config
+clusters: [{name: lab, cluster: {server: "https://127.0.0.1:6443"}}]
+users: [{name: lab, user: {token: t}}]
+contexts: [{name: lab, context: {cluster: lab, user: lab}}]
+current-context: lab
+"""
 
 
 def test_an_unreadable_pod_list_is_not_taken_for_dead_pods(tmp_path: Path) -> None:
@@ -761,7 +783,7 @@ def test_replay_shows_the_newest_recording_per_cni_else_the_engine_one(tmp_path:
         with store.new_run({"suite": "net", **meta}):
             pass
     ids = store.run_ids()
-    assert kind.recorded_runs(store) == [ids[0]]
-    assert kind.recorded_runs(store, target="kind", cnis=["calico", "kindnet"]) == [ids[4], ids[3]]
-    assert kind.recorded_runs(store, target="kind", cnis=["cilium"]) == [ids[4], ids[3]]  # what there is
-    assert kind.recorded_runs(store, target="cluster") == [ids[0]]
+    assert replay.recorded_runs(store) == [ids[0]]
+    assert replay.recorded_runs(store, target="kind", cnis=["calico", "kindnet"]) == [ids[4], ids[3]]
+    assert replay.recorded_runs(store, target="kind", cnis=["cilium"]) == [ids[4], ids[3]]  # what there is
+    assert replay.recorded_runs(store, target="cluster") == [ids[0]]

@@ -20,11 +20,18 @@ import pytest
 import yaml
 
 from labkit import cli, plots
+from labkit.bench.request import BenchRequest
+from labkit.components.storage import engine_cells as engine_storage
+from labkit.components.fresh import ClusterOps
+from tests.unit.test_kind_net import KUBECONFIG_LAB
+from labkit.bench.plan import catalog, plan
 from labkit._run import Result
-from labkit.bench import kind, kind_net, kind_storage, runner, storage
+from labkit.bench import harness as runner, kube, storage
+from labkit.components.network import compare as kind, kube_cells as kind_net
+from labkit.components.storage import compare as kind_sto, kube_cells as kind_storage
 from labkit.bench.store import Store
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
-from labkit.target import KubeTarget
+from labkit.targets.kube import KubeTarget
 from labkit.versions import tools_image
 from tests.unit.test_kind_net import DATA, Call, FakeKube, node_list
 
@@ -226,7 +233,7 @@ def _job(test: str) -> storage.FioJob:
 
 
 def test_kind_offers_s0_s1_and_a_cell_per_option_storage_class() -> None:
-    cells = runner.catalog("storage", "kind", storage_classes=["openebs-hostpath", "longhorn"])
+    cells = catalog("storage", "kind", storage_classes=["openebs-hostpath", "longhorn"])
     assert [(n, c.level, c.baseline, c.component) for n, c in cells.items()] == [
         ("hostfs-docker", "S0", None, "hostfs-docker"), ("local-path", "S1", "hostfs-docker", "local-path"),
         ("openebs-hostpath", None, "hostfs-docker", "openebs"), ("longhorn", None, "hostfs-docker", "longhorn")]
@@ -234,11 +241,11 @@ def test_kind_offers_s0_s1_and_a_cell_per_option_storage_class() -> None:
                                           "replicas": 1}
     assert cells["longhorn"].config["replicas"] == 2  # environments/storage/longhorn/values.yaml
     assert cells["openebs-hostpath"].config["version"] == "4.6.1"
-    assert list(runner.catalog("storage", "kind")) == ["hostfs-docker", "local-path"]
+    assert list(catalog("storage", "kind")) == ["hostfs-docker", "local-path"]
 
 
 def test_on_a_cluster_the_cells_are_the_classes_named_and_the_first_is_the_baseline() -> None:
-    cells = runner.catalog("storage", "cluster", storage_classes=["rook-ceph-block", "gp3"])
+    cells = catalog("storage", "cluster", storage_classes=["rook-ceph-block", "gp3"])
     assert [(n, c.baseline, c.config["storage_class"]) for n, c in cells.items()] == [
         ("rook-ceph-block", None, "rook-ceph-block"), ("gp3", "rook-ceph-block", "gp3")]
 
@@ -251,15 +258,15 @@ def test_on_a_cluster_the_cells_are_the_classes_named_and_the_first_is_the_basel
 ])
 def test_bad_storage_cells_are_refused_naming_what_is_allowed(target: str, classes: list[str], allowed: str) -> None:
     with pytest.raises(BadInput) as info:
-        runner.plan("storage", target=target, storage_classes=classes)
+        plan("storage", target=target, storage_classes=classes)
     assert allowed in info.value.allowed
 
 
 def test_storage_classes_belong_to_the_storage_suite_on_a_cluster_target() -> None:
     with pytest.raises(BadInput, match="only with suite 'storage'"):
-        runner.plan("net", target="kind", storage_classes=["longhorn"])
+        plan("net", target="kind", storage_classes=["longhorn"])
     with pytest.raises(BadInput, match="storage_classes only with target kind or cluster"):
-        runner.plan("storage", storage_classes=["longhorn"])
+        plan("storage", storage_classes=["longhorn"])
 
 
 # --- manifests -------------------------------------------------------------------------------------------
@@ -320,9 +327,9 @@ def test_long_or_dotted_class_names_still_give_valid_object_names() -> None:
 @pytest.mark.parametrize(("size", "request_"), [("64M", "160Mi"), ("1G", "1600Mi"), ("16M", "88Mi")])
 def test_the_claim_holds_the_fio_file_with_room_to_spare(size: str, request_: str) -> None:
     pvc = kind_storage.pvc_manifest("x", session="s", storage_class="standard",
-                                    size_bytes=kind_storage.engine_storage.size_bytes(size))
+                                    size_bytes=engine_storage.size_bytes(size))
     assert pvc["spec"]["resources"]["requests"]["storage"] == request_
-    assert int(request_[:-2]) * 1024**2 >= kind_storage.engine_storage.size_bytes(size) * 1.5
+    assert int(request_[:-2]) * 1024**2 >= engine_storage.size_bytes(size) * 1.5
 
 
 def test_fio_json_is_cut_out_of_logs_that_interleave_stderr() -> None:
@@ -379,12 +386,12 @@ def test_a_size_larger_than_free_space_is_bad_input_with_the_numbers_and_the_fix
     assert err.fix and err.fix.startswith("use a smaller --size (e.g. --size ") and "M)" in err.fix
     assert fake.calls == [] and not (tmp_path / "store").exists()  # before anything was made
     monkeypatch.setattr(kind_storage, "free_bytes", lambda where: 8 * 1024**3)
-    runner.plan("storage", target="kind", storage_classes=["longhorn"], size="1G")  # fits
+    plan("storage", target="kind", storage_classes=["longhorn"], size="1G")  # fits
 
 
 def test_free_space_out_of_sight_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kind_storage, "free_bytes", lambda where: None)
-    runner.plan("storage", target="kind", size="900G")
+    plan("storage", target="kind", size="900G")
 
 
 # --- a run through the harness, against the fake ---------------------------------------------------------
@@ -451,7 +458,7 @@ def test_rows_are_the_recorded_fio_numbers_with_the_option_and_the_ratio_to_s1(t
     meta = res.meta()
     assert meta["storage_classes"]["openebs-hostpath"]["binding_mode"] == "WaitForFirstConsumer"
     assert meta["params"]["storage_classes"] == {"local-path": "standard", "openebs-hostpath": "openebs-hostpath"}
-    lad = kind.storage_ladder(rows).set_index(["cell", "test", "metric"])
+    lad = kind_sto.storage_ladder(rows).set_index(["cell", "test", "metric"])
     assert lad.loc[("openebs-hostpath", "randread-4k-qd32", "iops"), "ratio_s1"] == pytest.approx(1.0)
     assert math.isnan(lad.loc[("openebs-hostpath", "randread-4k-qd32", "iops"), "ratio_s0"])  # S0 not run
 
@@ -482,11 +489,11 @@ def test_a_claim_that_never_binds_is_unavailable_with_its_events_and_why(tmp_pat
 
 
 def test_the_unbound_error_names_its_cause_from_the_events() -> None:
-    assert kind_storage.events_why(PENDING_CLAIM.format(name="c")).startswith("ExternalProvisioning: Waiting for")
+    assert kube.events_why(PENDING_CLAIM.format(name="c")).startswith("ExternalProvisioning: Waiting for")
     warning = PENDING_CLAIM.format(name="c") + ("  Warning  ProvisioningFailed  1s  openebs.io/local  failed to "
                                                 "provision volume: no space left on device\n")
-    assert kind_storage.events_why(warning) == "ProvisioningFailed: failed to provision volume: no space left on device"
-    assert "no events" in kind_storage.events_why("Name: c\nEvents:  <none>\n")
+    assert kube.events_why(warning) == "ProvisioningFailed: failed to provision volume: no space left on device"
+    assert "no events" in kube.events_why("Name: c\nEvents:  <none>\n")
 
 
 def test_a_failed_job_fails_its_repetitions_at_once_with_fio_s_output(tmp_path: Path) -> None:
@@ -613,8 +620,9 @@ def test_an_unknown_class_on_a_cluster_is_bad_input_before_anything_is_made(tmp_
 def test_a_cluster_run_measures_the_named_classes_with_the_context_on_every_command(tmp_path: Path) -> None:
     fake = FakeStorageKube(classes=("standard", "longhorn"))
     kube = KubeTarget("prod", "/tmp/kc", "prod-admin")
-    res = kind.run_storage_on_cluster(kube, ["longhorn", "standard"], store=str(tmp_path), runner=fake,
-                                      tests=["randread-4k-qd32"], reps=2, duration_s=1, size="16M")
+    res = kind_sto.run_storage_on_cluster(kube, ["longhorn", "standard"],
+                                          BenchRequest("storage", tests=["randread-4k-qd32"], reps=2, duration_s=1,
+                                                       size="16M"), store=str(tmp_path), runner=fake)
     assert all(c.argv[:5] == ["kubectl", "--kubeconfig", "/tmp/kc", "--context", "prod-admin"] for c in fake.calls)
     rows = res.rows()
     assert res.meta()["target"] == "cluster" and set(rows["status"]) == {"ok"}
@@ -623,7 +631,7 @@ def test_a_cluster_run_measures_the_named_classes_with_the_context_on_every_comm
 
 
 def test_cluster_cells_refuse_impairment() -> None:
-    cell = runner.catalog("storage", "kind")["local-path"]
+    cell = catalog("storage", "kind")["local-path"]
     with pytest.raises(Unavailable, match="not supported yet"):
         kind_storage.ClaimCell(cell, None, "s", tools_image(), "n").impair(object())  # type: ignore[arg-type]
 
@@ -668,20 +676,22 @@ class Clusters:
         self.log.append(("down", name))
 
     def kw(self) -> dict[str, Any]:
-        return {"up": self.up, "down": self.down, "load_images": self.load, "install": self.install}
+        return {"ops": ClusterOps(self.up, self.down, self.load), "install": self.install}
 
 
 @pytest.fixture()
 def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(kind_storage.storage, "JOBS", storage.JOBS)
-    from labkit.components import storage as storage_mod
+    from labkit.components.storage import options as storage_mod
 
     monkeypatch.setattr(storage_mod, "iscsi_support", lambda: (True, "iscsi_tcp loaded"))
 
-    def run(suite: str, **kw: Any) -> runner.BenchRun:
-        calls.append({"suite": suite, **kw})
-        if kw.get("reps") == 99:
+    def run(request: BenchRequest, **kw: Any) -> runner.BenchRun:
+        calls.append({"suite": request.suite, "target": request.target, "cni": request.cni, "kube": request.kube,
+                      "storage_classes": list(request.storage_classes or []),
+                      "cells": list(request.cells) if request.cells else None, **kw})
+        if request.reps == 99:
             raise KeyboardInterrupt
         return runner.BenchRun("run-1", Store(tmp_path))
 
@@ -692,8 +702,9 @@ def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
 def test_one_cluster_gets_every_option_then_one_run_then_it_is_deleted(measured: list[dict[str, Any]],
                                                                        tmp_path: Path) -> None:
     fake = Clusters()
-    out = kind.compare_storage(["openebs", "longhorn"], workers=3, store=str(tmp_path), tests=["randread-4k-qd32"],
-                               size="16M", **fake.kw())
+    out = kind_sto.compare_storage(["openebs", "longhorn"], BenchRequest("storage", tests=["randread-4k-qd32"],
+                                                                       size="16M"),
+                                   workers=3, store=str(tmp_path), **fake.kw())
     longhorn_image = fake.log[2][4]
     assert fake.log == [("up", "kindnet", "labkit-bench-storage", 3, "longhorn"),
                         ("load", "labkit-bench-storage", tools_image()),
@@ -703,17 +714,18 @@ def test_one_cluster_gets_every_option_then_one_run_then_it_is_deleted(measured:
     (call,) = measured
     assert (call["target"], call["cni"], call["storage_classes"], call["kube"].name) == (
         "kind", "kindnet", ["openebs-hostpath", "longhorn"], "labkit-bench-storage")
-    assert isinstance(out, kind.StorageRun) and out.run_id == "run-1" and out.failed == {}
+    assert isinstance(out, kind_sto.StorageRun) and out.run_id == "run-1" and out.failed == {}
 
 
 def test_an_option_that_fails_to_install_is_recorded_and_the_rest_is_measured(measured: list[dict[str, Any]],
                                                                               tmp_path: Path) -> None:
     fake = Clusters(fail_install="longhorn")
-    out = kind.compare_storage(["openebs", "longhorn"], store=str(tmp_path), **fake.kw())
+    out = kind_sto.compare_storage(["openebs", "longhorn"], store=str(tmp_path), **fake.kw())
     assert fake.log[0][4] == "longhorn"  # Longhorn shapes the cluster even when it is not installed first …
     fake = Clusters(fail_install="openebs")
-    out = kind.compare_storage(["longhorn", "openebs"], store=str(tmp_path),
-                               cells=["local-path", "openebs-hostpath", "longhorn"], **fake.kw())
+    out = kind_sto.compare_storage(["longhorn", "openebs"],
+                                   BenchRequest("storage", cells=["local-path", "openebs-hostpath", "longhorn"]),
+                                   store=str(tmp_path), **fake.kw())
     assert out.failed == {"openebs-hostpath": "helm: failed to download openebs-4.6.1.tgz"}
     assert measured[-1]["storage_classes"] == ["longhorn"] and measured[-1]["cells"] == ["local-path", "longhorn"]
     assert fake.log[-1] == ("down", "labkit-bench-storage")
@@ -723,14 +735,14 @@ def test_a_failed_up_and_ctrl_c_still_delete_the_cluster_and_keep_keeps_it(measu
                                                                             tmp_path: Path) -> None:
     fake = Clusters(fail_up=True)
     with pytest.raises(LabkitError, match="never became Bound"):
-        kind.compare_storage(["longhorn"], store=str(tmp_path), **fake.kw())
+        kind_sto.compare_storage(["longhorn"], store=str(tmp_path), **fake.kw())
     assert [e[0] for e in fake.log] == ["up", "down"]
     fake = Clusters()
     with pytest.raises(KeyboardInterrupt):
-        kind.compare_storage(["openebs"], store=str(tmp_path), reps=99, **fake.kw())
+        kind_sto.compare_storage(["openebs"], BenchRequest("storage", reps=99), store=str(tmp_path), **fake.kw())
     assert fake.log[-1] == ("down", "labkit-bench-storage")
     fake = Clusters()
-    kind.compare_storage([], store=str(tmp_path), keep=True, **fake.kw())
+    kind_sto.compare_storage([], store=str(tmp_path), keep=True, **fake.kw())
     assert [e[0] for e in fake.log] == ["up", "load"] and fake.log[0][4] is None
 
 
@@ -748,18 +760,18 @@ def test_bad_requests_fail_before_the_cluster_is_made(measured: list[dict[str, A
                                                       error: type[Exception]) -> None:
     fake = Clusters()
     with pytest.raises(error):
-        kind.compare_storage(options, store=str(tmp_path), **kw, **fake.kw())
+        kind_sto.compare_storage(options, BenchRequest("storage", **kw), store=str(tmp_path), **fake.kw())
     assert fake.log == [] and measured == []
 
 
 def test_longhorn_without_iscsi_is_refused_before_the_cluster_is_made(measured: list[dict[str, Any]],
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    from labkit.components import storage as storage_mod
+    from labkit.components.storage import options as storage_mod
 
     monkeypatch.setattr(storage_mod, "iscsi_support", lambda: (False, "kernel 6.8 has no iscsi_tcp"))
     fake = Clusters()
     with pytest.raises(Unavailable, match="no iscsi_tcp"):
-        kind.compare_storage(["longhorn"], **fake.kw())
+        kind_sto.compare_storage(["longhorn"], **fake.kw())
     assert fake.log == []
 
 
@@ -767,7 +779,7 @@ def test_longhorn_without_iscsi_is_refused_before_the_cluster_is_made(measured: 
 
 
 def _rows(medians: dict[str, float], run_id: str = "r1") -> list[dict[str, Any]]:
-    cells = runner.catalog("storage", "kind", storage_classes=["openebs-hostpath", "longhorn"])
+    cells = catalog("storage", "kind", storage_classes=["openebs-hostpath", "longhorn"])
     rows = []
     for name, value in medians.items():
         c = cells[name]
@@ -791,7 +803,7 @@ def ladder_rows() -> pd.DataFrame:
 
 
 def test_the_storage_ladder_gives_each_cell_its_ratio_to_s0_and_s1(ladder_rows: pd.DataFrame) -> None:
-    lad = kind.storage_ladder(ladder_rows).set_index("cell")
+    lad = kind_sto.storage_ladder(ladder_rows).set_index("cell")
     assert lad.loc["local-path", "ratio_s0"] == pytest.approx(0.8) and lad.loc["local-path", "ratio_s1"] == 1.0
     assert lad.loc["openebs-hostpath", "ratio_s0"] == pytest.approx(0.4)
     assert lad.loc["openebs-hostpath", "ratio_s1"] == pytest.approx(0.5)
@@ -803,7 +815,7 @@ def test_the_storage_ladder_gives_each_cell_its_ratio_to_s0_and_s1(ladder_rows: 
 
 
 def test_the_storage_chart_shows_both_baselines_with_the_one_disk_note(ladder_rows: pd.DataFrame) -> None:
-    fig = plots.storage_ladder(kind.storage_ladder(ladder_rows), metric="iops")
+    fig = plots.storage_ladder(kind_sto.storage_ladder(ladder_rows), metric="iops")
     assert fig.layout.title.subtitle.text == plots.STORAGE_NOTE
     assert "one host disk" in plots.STORAGE_NOTE and "not the durability" in plots.STORAGE_NOTE
     assert [a.text for a in fig.layout.annotations[:2]] == ["÷ S0 (hostfs-docker)", "÷ S1 (local-path)"]
@@ -835,13 +847,13 @@ def test_cli_kind_measures_the_options_on_one_cluster_and_says_what_failed(
         capsys: pytest.CaptureFixture[str]) -> None:
     seen: dict[str, Any] = {}
 
-    def compare(options: list[str], **kw: Any) -> kind.StorageRun:
-        seen.update(options=options, **kw)
-        out = kind.StorageRun("r1", Store(tmp_path), {"longhorn": "helm: timed out"})
+    def compare(options: list[str], request: Any, **kw: Any) -> kind_sto.StorageRun:
+        seen.update(options=options, size=request.size, reps=request.reps, **kw)
+        out = kind_sto.StorageRun("r1", Store(tmp_path), {"longhorn": "helm: timed out"})
         monkeypatch.setattr(out, "rows", lambda: ladder_rows)
         return out
 
-    monkeypatch.setattr(kind, "compare_storage", compare)
+    monkeypatch.setattr(kind_sto, "compare_storage", compare)
     code = cli.main(["bench", "storage", "--target", "kind", "--storage", "openebs,longhorn", "--cni", "calico",
                      "--workers", "3", "--size", "32M", "--reps", "6", "--store", str(tmp_path)])
     assert code == 1
@@ -856,12 +868,14 @@ def test_cli_cluster_measures_the_named_classes_of_the_context(monkeypatch: pyte
                                                                ladder_rows: pd.DataFrame) -> None:
     seen: dict[str, Any] = {}
 
-    def on_cluster(kube: KubeTarget, classes: list[str], **kw: Any) -> Any:
-        seen.update(kube=kube, classes=classes, **kw)
+    def on_cluster(kube: KubeTarget, classes: list[str], request: Any, **kw: Any) -> Any:
+        seen.update(kube=kube, classes=classes, size=request.size, **kw)
         return type("R", (), {"run_id": "r1", "rows": lambda self: ladder_rows})()
 
-    monkeypatch.setattr(kind, "run_storage_on_cluster", on_cluster)
-    assert cli.main(["bench", "storage", "--target", "cluster", "--context", "lab", "--kubeconfig", "/tmp/kc",
+    kc = tmp_path / "kc"
+    kc.write_text(KUBECONFIG_LAB)
+    monkeypatch.setattr(kind_sto, "run_storage_on_cluster", on_cluster)
+    assert cli.main(["bench", "storage", "--target", "cluster", "--context", "lab", "--kubeconfig", str(kc),
                      "--storage-class", "rook-ceph-block,gp3", "--size", "1G", "--store", str(tmp_path)]) == 0
-    assert seen["kube"] == KubeTarget("lab", "/tmp/kc", "lab") and seen["classes"] == ["rook-ceph-block", "gp3"]
+    assert seen["kube"] == KubeTarget("lab", str(kc), "lab") and seen["classes"] == ["rook-ceph-block", "gp3"]
     assert seen["size"] == "1G"

@@ -13,12 +13,16 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from labkit import cluster, config
+from labkit.components import up as cluster
+from labkit.targets.kube import kubeconfig_path
+from labkit.components.base import Retired
+from labkit.targets.kind import config, lifecycle, plans, preflight
 from labkit._run import Result
-from labkit.components import network, verify_net
+from labkit.components.network import options as network
+from labkit.components.network import verify as verify_net
 from labkit.errors import BadInput, CommandError, Unavailable
 from labkit.steps import StepFailed
-from labkit.target import KubeTarget
+from labkit.targets.kube import KubeTarget
 from labkit.versions import pins
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -77,7 +81,7 @@ def test_up_plan_matches_its_golden_transcript(home: Path, cni: str) -> None:
 
 @pytest.mark.parametrize("name", config.profiles())
 def test_every_kind_profile_has_a_golden_create_plan(home: Path, name: str) -> None:
-    transcript = cluster.create_plan(config.profile(name)).transcript()
+    transcript = plans.create_plan(config.profile(name)).transcript()
     golden = GOLDEN / f"create-{name}.json"
     if os.environ.get("LABKIT_UPDATE_GOLDEN") == "1":
         golden.write_text(json.dumps(transcript, indent=2) + "\n")
@@ -176,7 +180,7 @@ def test_a_cni_version_other_than_the_pinned_one_is_refused() -> None:
 
 
 def test_weave_is_retired_with_the_reason_and_a_way_forward() -> None:
-    with pytest.raises(network.Retired) as info:
+    with pytest.raises(Retired) as info:
         cluster.up_script("weave")
     assert "archived" in str(info.value) and "rajch/weave" in str(info.value) and "calico" in (info.value.fix or "")
 
@@ -215,7 +219,7 @@ def test_unknown_kubernetes_version_lists_the_pinned_ones() -> None:
 
 def test_latest_images_are_never_loaded() -> None:
     with pytest.raises(BadInput) as info:
-        cluster.load_images_plan(KubeTarget.for_kind("labkit"), ["labkit/tools:latest"])
+        plans.load_images_plan(KubeTarget.for_kind("labkit"), ["labkit/tools:latest"])
     assert "Always" in (info.value.fix or "")
 
 
@@ -225,24 +229,24 @@ def test_the_same_cluster_is_reused_and_another_config_is_a_conflict(monkeypatch
                                                                       tmp_path: Path) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     cfg = cluster.cluster_config("calico")
-    assert cluster.check_existing(cfg, ["other"]) is False
-    with pytest.raises(cluster.ClusterConflict) as info:
-        cluster.check_existing(cfg, ["labkit-calico"])
+    assert lifecycle.check_existing(cfg, ["other"]) is False
+    with pytest.raises(lifecycle.ClusterConflict) as info:
+        lifecycle.check_existing(cfg, ["labkit-calico"])
     assert "no record" in str(info.value) and "labkit down --name labkit-calico" in (info.value.fix or "")
-    cluster.saved_config_path(cfg.name).parent.mkdir(parents=True)
-    cluster.saved_config_path(cfg.name).write_text(cfg.to_yaml())
-    assert cluster.check_existing(cfg, ["labkit-calico"]) is True
-    with pytest.raises(cluster.ClusterConflict) as info:
-        cluster.check_existing(cluster.cluster_config("calico", workers=3), ["labkit-calico"])
+    lifecycle.saved_config_path(cfg.name).parent.mkdir(parents=True)
+    lifecycle.saved_config_path(cfg.name).write_text(cfg.to_yaml())
+    assert lifecycle.check_existing(cfg, ["labkit-calico"]) is True
+    with pytest.raises(lifecycle.ClusterConflict) as info:
+        lifecycle.check_existing(cluster.cluster_config("calico", workers=3), ["labkit-calico"])
     assert "+- role: worker" in str(info.value)
 
 
 def test_cgroup_v1_with_kubernetes_1_36_is_refused_before_anything_is_made() -> None:
     cfg = cluster.cluster_config("kindnet")
     with pytest.raises(Unavailable) as info:
-        cluster.gates(cfg, docker_info={"CgroupVersion": "1"}, meminfo_gib=20, inotify=(524288, 512))
+        preflight.gates(cfg, docker_info={"CgroupVersion": "1"}, meminfo_gib=20, inotify=(524288, 512))
     assert "cgroup v1" in str(info.value) and "--allow-cgroup-v1" in (info.value.fix or "")
-    cluster.gates(cluster.cluster_config("kindnet", allow_cgroup_v1=True), docker_info={"CgroupVersion": "1"},
+    preflight.gates(cluster.cluster_config("kindnet", allow_cgroup_v1=True), docker_info={"CgroupVersion": "1"},
                   meminfo_gib=20, inotify=(524288, 512))
     assert "failCgroupV1: false" in cluster.cluster_config("kindnet", allow_cgroup_v1=True).to_yaml()
 
@@ -250,10 +254,10 @@ def test_cgroup_v1_with_kubernetes_1_36_is_refused_before_anything_is_made() -> 
 def test_low_inotify_and_low_memory_are_refused_with_the_fix() -> None:
     cfg = cluster.cluster_config("kindnet")
     with pytest.raises(Unavailable) as info:
-        cluster.gates(cfg, docker_info={"CgroupVersion": "2"}, meminfo_gib=20, inotify=(8192, 128))
+        preflight.gates(cfg, docker_info={"CgroupVersion": "2"}, meminfo_gib=20, inotify=(8192, 128))
     assert "sysctl fs.inotify.max_user_watches=524288" in (info.value.fix or "")
     with pytest.raises(Unavailable) as info:
-        cluster.gates(cfg, docker_info={"CgroupVersion": "2"}, meminfo_gib=1.0, inotify=(524288, 512))
+        preflight.gates(cfg, docker_info={"CgroupVersion": "2"}, meminfo_gib=1.0, inotify=(524288, 512))
     assert "1.0 GiB" in str(info.value) and "--workers 1" in (info.value.fix or "")
 
 
@@ -297,7 +301,7 @@ def test_up_runs_exactly_the_explained_commands_in_order(monkeypatch: pytest.Mon
             expected.append(substitute(step.check.argv, values))
         expected.append(substitute(step.cmd.argv, values))
     assert ran == expected
-    assert cluster.saved_config_path("labkit-calico").read_text() == cluster.cluster_config("calico").to_yaml()
+    assert lifecycle.saved_config_path("labkit-calico").read_text() == cluster.cluster_config("calico").to_yaml()
 
 
 def test_rerun_after_ctrl_c_resumes_where_it_stopped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -334,30 +338,30 @@ def test_a_cluster_made_with_another_config_stops_up_before_any_change(monkeypat
                                                                         tmp_path: Path) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     fake = Fake({("kind", "get", "clusters"): (0, "labkit-calico\n")})
-    with pytest.raises(cluster.ClusterConflict):
+    with pytest.raises(lifecycle.ClusterConflict):
         _up(fake)
     assert fake.argvs() == [["kind", "get", "clusters"]]
 
 
 def test_down_deletes_the_cluster_and_the_labs_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    for p in (cluster.saved_config_path("labkit-x"), cluster.kubeconfig_path("labkit-x")):
+    for p in (lifecycle.saved_config_path("labkit-x"), kubeconfig_path("labkit-x")):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("x")
     fake = Fake()
-    cluster.down("labkit-x", runner=fake, kind="kind")
+    lifecycle.down("labkit-x", runner=fake, kind="kind")
     assert fake.argvs() == [["kind", "delete", "cluster", "--name", "labkit-x", "--kubeconfig",
                              str(tmp_path / "kube" / "labkit-x.yaml")]]
-    assert not cluster.saved_config_path("labkit-x").exists()
+    assert not lifecycle.saved_config_path("labkit-x").exists()
     with pytest.raises(BadInput):
-        cluster.down("production")
+        lifecycle.down("production")
 
 
 # -- every manifest, strictly -----------------------------------------------------------------------
 
 def _builtin_manifests() -> list[dict[str, Any]]:
     objs = verify_net.manifests(IMAGE) + verify_net.manifests(IMAGE, cross_node=False)[1:2]
-    return objs + [verify_net.deny_policy(), cluster.registry_configmap()]
+    return objs + [verify_net.deny_policy(), plans.registry_configmap()]
 
 
 def _from_plans() -> list[dict[str, Any]]:

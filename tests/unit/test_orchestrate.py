@@ -13,12 +13,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from labkit import clean, orchestrate, swarm
+from labkit import clean, plots
+from labkit.components import orchestration as orchestrate
+from labkit.targets import swarm
 from labkit._run import Result
 from labkit.bench.schema import COLUMNS
 from labkit.bench.store import Store
 from labkit.errors import BadInput, CommandError, Unavailable, WaitTimeout
-from labkit.orchestrate import (
+from labkit.components.orchestration import (
     App,
     KubernetesOrchestrator,
     OpResult,
@@ -29,7 +31,7 @@ from labkit.orchestrate import (
     parse_probe,
     perform,
 )
-from labkit.target import KubeTarget
+from labkit.targets.kube import KubeTarget
 from labkit.versions import pins
 
 MINORS = [f"{m}.0" for m in pins()["components"]["supported_kubernetes"]]
@@ -433,8 +435,8 @@ def test_kernel_features_decide_from_config_or_probes(tmp_path: Path, config: st
 
 def test_clean_leaves_labkits_swarm_before_containers_and_drops_gwbridge_after(monkeypatch: pytest.MonkeyPatch
                                                                               ) -> None:
-    from labkit import engine
-    from labkit.bench import hoststate
+    from labkit import docker as engine
+    from labkit.targets import host as hoststate
 
     done: list[str] = []
     monkeypatch.setattr(engine, "managed", lambda include_images=True: [engine.Managed("container", "c1", "lk-x")])
@@ -479,7 +481,7 @@ def test_timings_become_tidy_rows_the_store_keeps(tmp_path: Path) -> None:
 
 
 def test_the_chart_puts_orchestrators_side_by_side_in_operation_order() -> None:
-    fig = orchestrate.figure(orchestrate.frame(_results()))
+    fig = plots.orchestration(orchestrate.frame(_results()))
     assert [t.name for t in fig.data] == ["swarm", "kubernetes"]
     assert list(fig.data[0].x) == ["deploy", "kill_replica"] and list(fig.data[0].y) == [1.4, pytest.approx(6.2)]
     assert list(fig.data[1].text) == ["failed", ""]  # failed where it failed, nothing where it did not run
@@ -489,5 +491,5 @@ def test_the_chart_reads_rows_loaded_from_the_store() -> None:
     import pandas as pd
 
     rows = pd.DataFrame(orchestrate.rows(_results()[:3], run_id="r"))
-    fig = orchestrate.figure(rows)
+    fig = plots.orchestration(rows)
     assert [t.name for t in fig.data] == ["swarm"] and list(fig.data[0].x) == ["deploy", "kill_replica"]

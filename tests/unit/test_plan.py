@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from labkit.bench import impair, profiles
-from labkit.bench.runner import catalog, plan
+from labkit.bench.plan import catalog, plan
 from labkit.errors import BadInput, Unavailable
 
 NET_CELLS = ", ".join(catalog("net"))
@@ -50,7 +50,7 @@ def test_unknown_profile_lists_the_profiles() -> None:
 
 def test_unknown_suite_lists_the_suites() -> None:
     err = _bad("disk")
-    assert err.value == "disk" and err.allowed == "net, storage, engine"
+    assert err.value == "disk" and err.allowed == "engine, net, storage"  # in chapter order
 
 
 def test_unknown_target_lists_the_targets() -> None:

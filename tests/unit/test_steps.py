@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from labkit import cluster, config
+from labkit.components import up as cluster
+from labkit.targets.kind import config, lifecycle, plans, preflight
 from labkit._run import Cmd, Result
 from labkit.errors import CommandError
 from labkit.steps import Plan, Step, StepFailed
@@ -73,7 +74,7 @@ def fixed_home(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("profile", ["default", "calico"])
 def test_create_plan_matches_its_golden_transcript(fixed_home: None, profile: str) -> None:
-    transcript = cluster.create_plan(config.profile(profile)).transcript()
+    transcript = plans.create_plan(config.profile(profile)).transcript()
     golden = GOLDEN / f"create-{profile}.json"
     if os.environ.get("LABKIT_UPDATE_GOLDEN") == "1":
         golden.write_text(json.dumps(transcript, indent=2) + "\n")
@@ -81,7 +82,7 @@ def test_create_plan_matches_its_golden_transcript(fixed_home: None, profile: st
 
 
 def test_cni_less_cluster_does_not_wait_for_ready_nodes(fixed_home: None) -> None:
-    plan = cluster.create_plan(config.profile("no-cni"))
+    plan = plans.create_plan(config.profile("no-cni"))
     assert [s.title for s in plan.steps] == ["Create the kind cluster"]
     assert "--wait" not in plan.steps[0].cmd.argv
     assert "--kubeconfig" in plan.steps[0].cmd.argv and "/labkit-home/kube/labkit.yaml" in plan.steps[0].cmd.argv

@@ -11,11 +11,13 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from labkit import cluster
-from labkit.components import storage
+from labkit.components import up as cluster
+from labkit.components.storage import verify as storage_verify
+from labkit.components.connect import Connected
+from labkit.components.storage import options as storage
 from labkit.errors import BadInput, Unavailable
 from labkit.steps import substitute
-from labkit.target import KubeTarget
+from labkit.targets.kube import KubeTarget
 from labkit.versions import pins
 from tests.unit.test_network import Fake
 
@@ -65,7 +67,7 @@ def test_helm_options_pin_chart_versions_and_send_their_values(home: None) -> No
 
 
 def test_persistence_verify_creates_the_consumer_before_waiting_for_bound() -> None:
-    plan = storage.verify_plan(KubeTarget.for_kind("labkit"), storage_class="standard", image=IMAGE,
+    plan = storage_verify.plan(KubeTarget.for_kind("labkit"), storage_class="standard", image=IMAGE,
                                option="local-path")
     titles = [s.title for s in plan.steps]
     assert titles.index("Create a PVC and a writer pod that uses it") < titles.index("Wait for the PVC to be Bound")
@@ -97,7 +99,7 @@ def test_the_verify_runs_in_order_and_substitutes_what_it_captured() -> None:
 def test_every_storage_manifest_is_valid_for_each_supported_kubernetes(minor: str) -> None:
     objs = []
     for sc in ("standard", "openebs-hostpath", "longhorn"):
-        for group in storage.verify_manifests(sc, IMAGE).values():
+        for group in storage_verify.manifests(sc, IMAGE).values():
             objs += group
     for opt in storage.INSTALLABLE:
         for step in cluster.up_script("kindnet", storage=opt).steps:
@@ -112,7 +114,7 @@ def test_every_storage_manifest_is_valid_for_each_supported_kubernetes(minor: st
 
 
 def test_a_broken_pvc_fails_validation() -> None:
-    pvc = storage.verify_manifests("standard", IMAGE)["claim"][1]
+    pvc = storage_verify.manifests("standard", IMAGE)["claim"][1]
     pvc["spec"]["accessModes"] = "ReadWriteOnce"  # must be a list
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(pvc, MINORS[-1], strict=True)
@@ -188,7 +190,7 @@ def test_connected_verify_refuses_an_unknown_storage_class() -> None:
         def storage_classes(self) -> list[str]:
             return ["standard", "rook-ceph-block"]
 
-    conn = cluster.Connected(KubeTarget("c", "/k"), Api(), "calico")
+    conn = Connected(KubeTarget("c", "/k"), Api(), "calico")
     with pytest.raises(BadInput) as info:
         conn.verify_storage_plan("fast-ssd")
     assert "rook-ceph-block" in str(info.value)

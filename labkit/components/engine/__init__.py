@@ -16,12 +16,19 @@ from labkit.components.base import Component
 def _suites() -> list[Any]:
     from labkit.bench.registry import Suite, TargetCells
     from labkit.components.engine import start_cells
+    from labkit.errors import Unavailable
 
     def tests(request: Any, prof: Any) -> list[Any]:
         return list(start_cells.start_tests(list(request.tests) if request.tests else None))
 
+    def in_a_cluster(request: Any) -> Any:
+        raise Unavailable("start-latency cells measure the local engines (docker, podman, containerd); a kind "
+                          "node's containerd is shown with crictl in chapter 01", fix="use target='engine'")
+
+    elsewhere = TargetCells(in_a_cluster, start_cells.open_cell)
     return [Suite("engine", "engine", "container start latency per engine and runtime", tests,
-                  {"engine": TargetCells(lambda r: dict(start_cells.CELLS), start_cells.open_cell)},
+                  {"engine": TargetCells(lambda r: dict(start_cells.CELLS), start_cells.open_cell),
+                   "kind": elsewhere, "cluster": elsewhere},
                   reps=lambda prof: prof.start_reps)]
 
 

@@ -94,6 +94,11 @@ def cells(cni: str, *, bridge: bool = True, version: str | None = None) -> dict[
 # --- manifests (plain dicts; pure) -----------------------------------------------------------------------
 
 
+def nodes_for(placement: Placement, cell: str) -> tuple[str, str]:
+    """(server node, client node) of a network cell: two nodes for the cross-node cells."""
+    return placement.nodes_for(cell, cross_node=cell in CROSS_NODE)
+
+
 def object_labels(session: str, cell: str, side: str | None = None) -> dict[str, str]:
     return _labels(session, f"bench-{cell}", **({"side": side} if side else {}))
 
@@ -162,7 +167,7 @@ def service_manifest(cell: str, *, session: str) -> dict[str, Any]:
 
 def cell_manifests(cell: str, *, session: str, image: str, placement: Placement) -> list[dict[str, Any]]:
     """The Pods (and Service, for clusterip) of one cluster cell; raises Unavailable if it cannot be placed."""
-    server_node, client_node = placement.nodes_for(cell, cross_node=cell in CROSS_NODE)
+    server_node, client_node = nodes_for(placement, cell)
     iperf, sockperf = ports(cell)
     host = cell == N3
     common = {"session": session, "image": image, "host_network": host,
@@ -321,7 +326,7 @@ def open_pods(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> PodPair:
                            f"`kind load docker-image {ctx['image']} --name {cluster.target.node_prefix}`)")
     iperf, sockperf = ports(name)
     pair = PodPair(cell, cluster, scope.session, _address(cluster, scope.session, name), iperf, sockperf)
-    server_node, client_node = cluster.placement.nodes_for(name, cross_node=name in CROSS_NODE)
+    server_node, client_node = nodes_for(cluster.placement, name)
     pair.notes.update(server_node=server_node, client_node=client_node)
     log(f"✓ cell {name}: {cell.description} (server {pair.address} on {server_node}, client on {client_node})")
     return pair

@@ -21,6 +21,7 @@ from labkit.components.orchestration.driver import parse_pods, parse_probe
 from labkit.components.orchestration.kubernetes import KubernetesOrchestrator, manifests
 from labkit.components.orchestration.model import (
     OPS,
+    SERVE,
     SUITE,
     App,
     Operation,
@@ -37,5 +38,5 @@ from labkit.components.orchestration.swarm import SwarmOrchestrator
 COMPONENT = Component("orchestration", "Orchestration", "02-orchestration")
 
 __all__ = ["App", "COMPONENT", "KubernetesOrchestrator", "OPS", "OpResult", "Operation", "Orchestrator", "Replica",
-           "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests", "parse_pods", "parse_probe",
+           "SERVE", "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests", "parse_pods", "parse_probe",
            "perform", "rows", "write_run"]

@@ -174,7 +174,7 @@ class Longhorn(StorageOption):
                      "Wait for the CSI driver deployer"),
             Step("Wait for the Longhorn CSI plugin", Cmd(target.kubectl(
                 "wait", "-n", "longhorn-system", "--for=create", "daemonset/longhorn-csi-plugin",
-                f"--timeout={timeout}s")), timeout=timeout + 30),
+                f"--timeout={timeout:g}s")), timeout=timeout + 30),
             _rollout(target, "longhorn-system", "daemonset/longhorn-csi-plugin", timeout,
                      "Wait for the CSI plugin on every node"))
 
