@@ -16,6 +16,7 @@ import pytest
 from tests.fakes import sdk_client
 
 from labkit import docker as engine
+from labkit.components.storage import classes as storage_classes_mod
 from labkit.bench import harness as runner, stats
 from labkit.components.storage import engine_cells as engine_storage, kube_cells as kind_storage
 
@@ -46,7 +47,7 @@ def test_s0_runs_fio_in_a_docker_volume_and_leaves_nothing(store_dir: Path, monk
                      size="16M", store=str(store_dir))
     session = res.meta()["session_id"]
     (place,) = places
-    volume_data = kind_storage.docker_volumes_dir() / f"lk-{session}-hostfs-docker" / "_data"
+    volume_data = storage_classes_mod.docker_volumes_dir() / f"lk-{session}-hostfs-docker" / "_data"
     assert Path(place.directory).parent == volume_data  # beside the kind nodes' own /var volumes
     rows = res.rows()
     assert set(rows["status"]) == {"ok"} and set(rows["cell"]) == {"hostfs-docker"}

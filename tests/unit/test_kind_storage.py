@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 from labkit import cli, plots
+from labkit.components.storage import classes as storage_classes_mod
+from labkit.components.storage import kube_objects as storage_objects
 from labkit.bench.request import BenchRequest
 from labkit.components.storage import engine_cells as engine_storage
 from labkit.components.fresh import ClusterOps
@@ -209,7 +211,7 @@ def _docker_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The kind target's space check reads Docker's data root: here a temporary directory stands in."""
     root = tmp_path / "docker-root"
     (root / "volumes").mkdir(parents=True)
-    monkeypatch.setattr(kind_storage, "docker_root", lambda: root)
+    monkeypatch.setattr(storage_classes_mod, "docker_root", lambda: root)
     return root
 
 
@@ -274,7 +276,7 @@ def test_storage_classes_belong_to_the_storage_suite_on_a_cluster_target() -> No
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
 def test_every_manifest_is_valid_under_the_strict_schema(version: str) -> None:
-    objs = kind_storage.all_manifests(session="0a1b2c3d4e")
+    objs = storage_objects.all_manifests(session="0a1b2c3d4e")
     assert [o["kind"] for o in objs].count("Job") == 4 + len(storage.JOBS)
     for obj in objs:
         try:
@@ -287,9 +289,9 @@ def test_every_manifest_is_valid_under_the_strict_schema(version: str) -> None:
 
 
 def test_the_cleanup_selector_finds_the_claim_its_jobs_and_their_pods() -> None:
-    objs = kind_storage.cell_manifests("openebs-hostpath", session="0123456789", image=tools_image(),
+    objs = storage_objects.cell_manifests("openebs-hostpath", session="0123456789", image=tools_image(),
                                        storage_class="openebs-hostpath", size="64M", node="n1")
-    selector = kind_storage.selector("0123456789", "openebs-hostpath")
+    selector = storage_objects.selector("0123456789", "openebs-hostpath")
     pvc, job = objs
     for labels in (pvc["metadata"]["labels"], job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
         assert _matches(labels, selector) and labels["io.labkit.managed"] == "true"
@@ -298,8 +300,8 @@ def test_the_cleanup_selector_finds_the_claim_its_jobs_and_their_pods() -> None:
 
 
 def test_a_job_is_one_pinned_unretried_bounded_fio_run_on_one_node() -> None:
-    argv = storage.fio_argv(_job("randread-4k-qd32"), kind_storage.MOUNT, direct=True)
-    job = kind_storage.job_manifest("local-path", session="abc", seq=3, image=tools_image(), command=argv,
+    argv = storage.fio_argv(_job("randread-4k-qd32"), storage_objects.MOUNT, direct=True)
+    job = storage_objects.job_manifest("local-path", session="abc", seq=3, image=tools_image(), command=argv,
                                     node="labkit-bench-storage-worker", tolerate=False, deadline_s=32.5,
                                     test="randread-4k-qd32")
     spec, pod = job["spec"], job["spec"]["template"]["spec"]
@@ -317,16 +319,16 @@ def test_a_job_is_one_pinned_unretried_bounded_fio_run_on_one_node() -> None:
 
 def test_long_or_dotted_class_names_still_give_valid_object_names() -> None:
     name = "rook-ceph.block.storage.example.com"
-    job = kind_storage.job_manifest(name, session="0123456789", seq=123, image=tools_image(), command=["true"],
+    job = storage_objects.job_manifest(name, session="0123456789", seq=123, image=tools_image(), command=["true"],
                                     node="n")
     assert len(job["metadata"]["name"]) <= 63 and "." not in job["metadata"]["name"]
-    assert kind_storage.slug(name) != kind_storage.slug("rook-ceph.block.storage.example.org")
+    assert storage_objects.slug(name) != storage_objects.slug("rook-ceph.block.storage.example.org")
     kubernetes_validate.validate(job, "1.36.0", strict=True)
 
 
 @pytest.mark.parametrize(("size", "request_"), [("64M", "160Mi"), ("1G", "1600Mi"), ("16M", "88Mi")])
 def test_the_claim_holds_the_fio_file_with_room_to_spare(size: str, request_: str) -> None:
-    pvc = kind_storage.pvc_manifest("x", session="s", storage_class="standard",
+    pvc = storage_objects.pvc_manifest("x", session="s", storage_class="standard",
                                     size_bytes=engine_storage.size_bytes(size))
     assert pvc["spec"]["resources"]["requests"]["storage"] == request_
     assert int(request_[:-2]) * 1024**2 >= engine_storage.size_bytes(size) * 1.5
@@ -344,7 +346,7 @@ def test_fio_json_is_cut_out_of_logs_that_interleave_stderr() -> None:
 
 
 def test_the_preparing_job_probes_o_direct_then_preconditions_with_the_builders_argv() -> None:
-    sh, flag, script = kind_storage.prepare_command("64M")
+    sh, flag, script = storage_objects.prepare_command("64M")
     assert (sh, flag) == ("sh", "-c")
     import shlex
 
@@ -357,7 +359,7 @@ def test_the_preparing_job_probes_o_direct_then_preconditions_with_the_builders_
 
 
 def test_hex_session_ids_stay_strings_in_the_yaml_kubectl_reads() -> None:
-    objs = kind_storage.cell_manifests("local-path", session="12e4567890", image=tools_image(),
+    objs = storage_objects.cell_manifests("local-path", session="12e4567890", image=tools_image(),
                                        storage_class="standard", size="64M", node="n")
     text = kind_net.to_yaml(objs)
     assert [d["metadata"]["labels"]["io.labkit.session"] for d in yaml.safe_load_all(text)] == ["12e4567890"] * 2
@@ -367,15 +369,15 @@ def test_hex_session_ids_stay_strings_in_the_yaml_kubectl_reads() -> None:
 
 
 def test_storage_classes_are_read_from_kubectl_json() -> None:
-    parsed = kind_storage.parse_storage_classes({"items": list(CLASSES.values())})
-    assert parsed["standard"] == kind_storage.StorageClassInfo("standard", "rancher.io/local-path",
+    parsed = storage_classes_mod.parse_storage_classes({"items": list(CLASSES.values())})
+    assert parsed["standard"] == storage_classes_mod.StorageClassInfo("standard", "rancher.io/local-path",
                                                                "WaitForFirstConsumer", "Delete", True)
     assert parsed["longhorn"].binding_mode == "Immediate" and not parsed["longhorn"].default
 
 
 def test_a_size_larger_than_free_space_is_bad_input_with_the_numbers_and_the_fix(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(kind_storage, "free_bytes", lambda where: 3 * 1024**3)
+    monkeypatch.setattr(storage_classes_mod, "free_bytes", lambda where: 3 * 1024**3)
     fake = FakeStorageKube(classes=("standard", "longhorn"))
     with pytest.raises(BadInput) as info:
         runner.run("storage", target="kind", kube=kind_target(), storage_classes=["longhorn"], size="1G",
@@ -385,12 +387,12 @@ def test_a_size_larger_than_free_space_is_bad_input_with_the_numbers_and_the_fix
     assert "need 5.0 GiB" in err.allowed and "3.0 GiB are free" in err.allowed and "docker-root/volumes" in err.allowed
     assert err.fix and err.fix.startswith("use a smaller --size (e.g. --size ") and "M)" in err.fix
     assert fake.calls == [] and not (tmp_path / "store").exists()  # before anything was made
-    monkeypatch.setattr(kind_storage, "free_bytes", lambda where: 8 * 1024**3)
+    monkeypatch.setattr(storage_classes_mod, "free_bytes", lambda where: 8 * 1024**3)
     plan("storage", target="kind", storage_classes=["longhorn"], size="1G")  # fits
 
 
 def test_free_space_out_of_sight_is_not_checked(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(kind_storage, "free_bytes", lambda where: None)
+    monkeypatch.setattr(storage_classes_mod, "free_bytes", lambda where: None)
     plan("storage", target="kind", size="900G")
 
 
@@ -408,7 +410,7 @@ def test_a_kind_run_sends_exactly_these_commands(tmp_path: Path) -> None:
     # the claim comes with its first consumer; only then is Bound awaited (WaitForFirstConsumer)
     for cell, sc in (("local-path", "standard"), ("openebs-hostpath", "openebs-hostpath")):
         claim = f"lk-{session}-{cell}"
-        expected = kind_storage.cell_manifests(cell, session=session, image=tools_image(), storage_class=sc,
+        expected = storage_objects.cell_manifests(cell, session=session, image=tools_image(), storage_class=sc,
                                                size="16M", node="labkit-bench-storage-worker")
         apply_at = next(i for i, c in enumerate(fake.calls) if c.args[0] == "apply"
                         and list(yaml.safe_load_all(c.stdin or "")) == expected)
@@ -516,7 +518,7 @@ class _Cluster:
 
 def test_a_job_that_never_finishes_is_given_up_after_the_whole_timeout(tmp_path: Path) -> None:
     fake = FakeStorageKube()
-    fake.jobs["j"] = kind_storage.job_manifest("local-path", session="s", seq=1, image=tools_image(),
+    fake.jobs["j"] = storage_objects.job_manifest("local-path", session="s", seq=1, image=tools_image(),
                                                command=["true"], node="w1")
     fake.on["wait"] = lambda call: fake.ok(call, "", "error: timed out waiting for the condition on jobs/j", rc=1)
     with pytest.raises(kind_storage.JobFailed, match="did not complete within 25 s"):
@@ -639,7 +641,7 @@ def test_cluster_cells_refuse_impairment() -> None:
 def test_s0_off_this_machine_or_out_of_reach_is_unavailable_with_the_reason(monkeypatch: pytest.MonkeyPatch,
                                                                             tmp_path: Path) -> None:
     monkeypatch.setattr(kind_storage.shutil, "which", lambda tool: "/usr/bin/fio")
-    monkeypatch.setattr(kind_storage, "docker_root", lambda: tmp_path / "not-here")
+    monkeypatch.setattr(storage_classes_mod, "docker_root", lambda: tmp_path / "not-here")
     assert "not on this machine" in (kind_storage.host_problem() or "")
     assert "Docker Desktop" in (kind_storage.host_problem() or "")
     monkeypatch.setattr(kind_storage.shutil, "which", lambda tool: None)

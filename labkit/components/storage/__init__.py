@@ -25,7 +25,7 @@ def _options() -> Any:
 def _suites() -> list[Any]:
     from labkit.bench import profiles, storage
     from labkit.bench.registry import Suite, TargetCells
-    from labkit.components.storage import engine_cells, kube_cells
+    from labkit.components.storage import classes as sc, engine_cells, kube_cells
     from labkit.errors import BadInput
 
     def size_of(request: Any) -> str:
@@ -42,10 +42,10 @@ def _suites() -> list[Any]:
                                 ramp_s=prof.fio_ramp_s, numjobs=prof.fio_numjobs)
 
     def space(request: Any, chosen: list[Any]) -> None:  # before anything exists: do the fio files fit?
-        kube_cells.check_space(chosen, size_of(request))
+        sc.check_space(chosen, size_of(request))
 
     def classes(plan: Any, runner: Any) -> dict[str, Any]:
-        return {"classes": kube_cells.check_classes(plan.target, plan.kube, plan.cells, runner=runner)}
+        return {"classes": sc.check_classes(plan.target, plan.kube, plan.cells, runner=runner)}
 
     def cells_on(target: str) -> Any:
         return lambda r: kube_cells.cells(list(r.storage_classes or []), target=target)

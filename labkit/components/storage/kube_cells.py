@@ -26,10 +26,8 @@ ends, however it ends. All kind nodes share one host disk: a cell's cost is rela
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
-import shlex
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -40,12 +38,10 @@ from labkit import docker
 from labkit.bench import storage
 from labkit.bench.cells import Cell, Measurement
 from labkit.bench.kube import (
-    CONTROL_PLANE,
     NAMESPACE,
     BenchCluster,
     JobFailed,
     LabelledObjects,
-    namespace_manifest,
     wait_bound,
     wait_job,
 )
@@ -53,22 +49,31 @@ from labkit.components.storage import engine_cells
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
 from labkit.log import log
 from labkit.manifests import to_yaml
+from labkit.components.storage.classes import (
+    StorageClassInfo,
+    docker_volumes_dir,
+    storage_classes,
+)
+from labkit.components.storage.kube_objects import (
+    DIRECT_MARK,
+    HOST_CELLS,
+    MOUNT,
+    OPTION_CLASSES,
+    PREPARE_TIMEOUT,
+    S0,
+    S1,
+    cell_manifests,
+    claim_name,
+    job_manifest,
+    job_name,
+    slug,
+)
+
 
 SUITE = "storage"
-S0, S1 = "hostfs-docker", "local-path"
-HOST_CELLS = frozenset({S0})  # cells that run on this host, not in the cluster
-NAMESPACE = NAMESPACE
-MOUNT = "/data"
-OPTION_CLASSES = {"local-path": "standard", "openebs-hostpath": "openebs-hostpath", "longhorn": "longhorn"}
 OPTION_OF = {"local-path": "local-path", "openebs-hostpath": "openebs", "longhorn": "longhorn"}
 BIND_TIMEOUT = 180.0
-PREPARE_TIMEOUT = 900.0
-JOB_TTL_S = 600
-CLAIM_MARGIN = 64 * 1024**2
-SPACE_HEADROOM = 256 * 1024**2
-DIRECT_MARK = "labkit: direct="
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
-
 
 # --- cells -----------------------------------------------------------------------------------------------
 
@@ -121,216 +126,6 @@ def replicas(option: str) -> int:
 
     values = storage_mod.option("longhorn").helm_values() or {}
     return int(values.get("persistence", {}).get("defaultClassReplicaCount", 3))
-
-
-# --- free space --------------------------------------------------------------------------------------------
-
-
-def docker_root() -> Path:
-    return Path(str(docker.info().get("DockerRootDir", "/var/lib/docker")))
-
-
-def docker_volumes_dir() -> Path:
-    """Where Docker keeps volumes: the kind nodes' ``/var`` (and so every local-path PV) lives there."""
-    return docker_root() / "volumes"
-
-
-def free_bytes(path: Path) -> int | None:
-    """Free bytes of the filesystem behind ``path`` (or its parent, when ``path`` is root's only), if visible."""
-    for where in (path, path.parent):
-        try:
-            return shutil.disk_usage(where).free
-        except OSError:
-            continue
-    return None
-
-
-def check_space(chosen: Sequence[Cell], size: str, *, where: Path | None = None) -> None:
-    """Refuse, before anything exists, fio files that would not fit beside Docker's data.
-
-    Every cell keeps its data file for the whole run (cells are interleaved), a replicated
-    option once per replica, all on the disk behind Docker's data root on kind."""
-    if not chosen:
-        return
-    if where is None:
-        try:
-            where = docker_volumes_dir()
-        except LabkitError:
-            return  # no Docker here: the cells say so themselves
-    free = free_bytes(where)
-    if free is None:
-        log(f"! free space behind {where} is not visible from here (Docker Desktop's VM?): not checked")
-        return
-    copies = sum(int(c.config.get("replicas", 1)) for c in chosen)
-    each = engine_cells.size_bytes(size)
-    need = int(each * copies * 1.2) + SPACE_HEADROOM
-    if need > free:
-        fits = max(0, int((free - SPACE_HEADROOM) / 1.2 / copies))
-        detail = ", ".join(c.name + (f" ×{c.config['replicas']}" if c.config.get("replicas", 1) > 1 else "")
-                           for c in chosen)
-        raise BadInput("fio size", size,
-                       f"at most {_mib(fits)} for {len(chosen)} cells ({copies} copies: {detail}): they need "
-                       f"{_mib(need)} (size × copies + 20 % + {_mib(SPACE_HEADROOM)} headroom) but {_mib(free)} "
-                       f"are free on the filesystem behind {where}",
-                       fix=f"use a smaller --size (e.g. --size {max(1, fits // 1024**2 // 2)}M), fewer cells, "
-                           "or free space (`docker system df`)")
-
-
-def _mib(n: float) -> str:
-    return f"{n / 1024**3:.1f} GiB" if n >= 1024**3 else f"{n / 1024**2:.0f} MiB"
-
-
-# --- manifests (plain dicts; pure) -------------------------------------------------------------------------
-
-
-def slug(cell: str) -> str:
-    """A short DNS-label form of a cell name (StorageClass names may be long or hold dots)."""
-    text = re.sub(r"[^a-z0-9-]+", "-", cell.lower()).strip("-") or "sc"
-    if len(text) <= 24 and text == cell:
-        return text
-    import hashlib
-
-    return f"{text[:17].rstrip('-')}-{hashlib.sha256(cell.encode()).hexdigest()[:6]}"
-
-
-def claim_name(session: str, cell: str) -> str:
-    return f"lk-{session}-{slug(cell)}"
-
-
-def job_name(session: str, cell: str, seq: int | str) -> str:
-    return f"lk-{session}-{slug(cell)}-{seq}"
-
-
-def object_labels(session: str, cell: str) -> dict[str, str]:
-    """Labels of every object of a cell: ``labkit clean`` finds them, the cell's delete selects them."""
-    return docker.labels(session, f"bench-{slug(cell)}")
-
-
-def selector(session: str, cell: str) -> str:
-    return f"{docker.SESSION}={session},{docker.ROLE}=bench-{slug(cell)}"
-
-
-def claim_size(size_bytes: int) -> str:
-    """The PVC request: the fio file × 1.5 plus a margin (probe file, filesystem overhead), in MiB."""
-    return f"{math.ceil((size_bytes * 1.5 + CLAIM_MARGIN) / 1024**2)}Mi"
-
-
-def pvc_manifest(cell: str, *, session: str, storage_class: str, size_bytes: int) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-            "metadata": {"name": claim_name(session, cell), "namespace": NAMESPACE,
-                         "labels": object_labels(session, cell)},
-            "spec": {"accessModes": ["ReadWriteOnce"], "storageClassName": storage_class,
-                     "resources": {"requests": {"storage": claim_size(size_bytes)}}}}
-
-
-def job_manifest(cell: str, *, session: str, seq: int | str, image: str, command: list[str], node: str,
-                 tolerate: bool = False, deadline_s: float = 600, test: str = "") -> dict[str, Any]:
-    """One fio run on the cell's claim, on ``node``; never retried (a failure is a result)."""
-    labels = {**object_labels(session, cell), **({"io.labkit.test": test} if test else {})}
-    pod: dict[str, Any] = {
-        "restartPolicy": "Never",
-        "terminationGracePeriodSeconds": 1,
-        "enableServiceLinks": False,
-        "automountServiceAccountToken": False,
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {  # the node by name,
-            "nodeSelectorTerms": [{"matchFields": [                          # through the scheduler (not nodeName),
-                {"key": "metadata.name", "operator": "In", "values": [node]}]}]}}},  # so WaitForFirstConsumer binds
-        "containers": [{"name": "fio", "image": image, "imagePullPolicy": "IfNotPresent", "command": command,
-                        "volumeMounts": [{"name": "data", "mountPath": MOUNT}]}],
-        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": claim_name(session, cell)}}],
-    }
-    if tolerate:
-        pod["tolerations"] = [{"key": CONTROL_PLANE, "operator": "Exists", "effect": "NoSchedule"}]
-    return {"apiVersion": "batch/v1", "kind": "Job",
-            "metadata": {"name": job_name(session, cell, seq), "namespace": NAMESPACE, "labels": labels},
-            "spec": {"backoffLimit": 0,                          # a failed fio run is a result, not a retry
-                     "activeDeadlineSeconds": max(1, math.ceil(deadline_s)),
-                     "ttlSecondsAfterFinished": JOB_TTL_S,       # the cluster tidies up even if we cannot
-                     "template": {"metadata": {"labels": labels}, "spec": pod}}}
-
-
-def prepare_command(size: str) -> list[str]:
-    """Probe O_DIRECT, say which ``direct`` the cell uses, then precondition the data file with it."""
-    probe = storage.direct_probe_argv(MOUNT)
-    probe_file = next(a.split("=", 1)[1] for a in probe if a.startswith("--filename="))
-    with_direct = shlex.join(storage.precondition_argv(MOUNT, size=size, direct=True))
-    without = shlex.join(storage.precondition_argv(MOUNT, size=size, direct=False))
-    return ["sh", "-c",
-            f"if {shlex.join(probe)} > /dev/null 2>&1; then rm -f {probe_file}; echo '{DIRECT_MARK}1'; "
-            f"exec {with_direct}; fi; rm -f {probe_file}; echo '{DIRECT_MARK}0 (O_DIRECT refused)'; exec {without}"]
-
-
-def cell_manifests(cell: str, *, session: str, image: str, storage_class: str, size: str, node: str,
-                   tolerate: bool = False) -> list[dict[str, Any]]:
-    """The claim and its first consumer (the preparing Job), applied together."""
-    return [pvc_manifest(cell, session=session, storage_class=storage_class,
-                         size_bytes=engine_cells.size_bytes(size)),
-            job_manifest(cell, session=session, seq="prep", image=image, command=prepare_command(size), node=node,
-                         tolerate=tolerate, deadline_s=PREPARE_TIMEOUT, test="prepare")]
-
-
-def all_manifests(*, session: str = "0123456789", image: str | None = None, node: str = "node-a",
-                  tolerate: bool = True) -> list[dict[str, Any]]:
-    """Every object the cluster cells create (for strict schema checks), one measurement Job per fio job."""
-    from labkit.versions import tools_image
-
-    image = image or tools_image()
-    out = [namespace_manifest()]
-    for cell, sc in (*OPTION_CLASSES.items(), ("rook-ceph.block.example.com", "rook-ceph.block.example.com")):
-        out += cell_manifests(cell, session=session, image=image, storage_class=sc, size="64M", node=node,
-                              tolerate=tolerate)
-    for i, job in enumerate(storage.fio_jobs(list(storage.JOBS), size="64M", runtime_s=1, ramp_s=0.5, numjobs=1)):
-        out.append(job_manifest(S1, session=session, seq=i + 1, image=image, node=node, tolerate=tolerate,
-                                command=storage.fio_argv(job, MOUNT, direct=True), deadline_s=40, test=job.name))
-    return out
-
-
-# --- StorageClasses ----------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StorageClassInfo:
-    name: str
-    provisioner: str
-    binding_mode: str
-    reclaim_policy: str
-    default: bool
-
-
-def parse_storage_classes(doc: dict[str, Any]) -> dict[str, StorageClassInfo]:
-    """``kubectl get storageclass -o json`` by name."""
-    out = {}
-    for item in doc.get("items", []):
-        meta = item.get("metadata", {})
-        notes = meta.get("annotations") or {}
-        out[meta["name"]] = StorageClassInfo(
-            meta["name"], str(item.get("provisioner", "")), str(item.get("volumeBindingMode", "Immediate")),
-            str(item.get("reclaimPolicy", "Delete")),
-            notes.get("storageclass.kubernetes.io/is-default-class") == "true")
-    return out
-
-
-def storage_classes(target: Any, runner: Any) -> dict[str, StorageClassInfo]:
-    res = runner.run(list(target.kubectl("get", "storageclass", "--output", "json")), timeout=60, quiet=True)
-    try:
-        return parse_storage_classes(json.loads(res.stdout))
-    except (ValueError, KeyError) as exc:
-        raise LabkitError(f"kubectl get storageclass gave no list: {res.stdout[:200]!r}",
-                          fix=f"check that `{shlex.join(target.kubectl('get', 'storageclass'))}` works") from exc
-
-
-def check_classes(target: str, kube: Any, chosen: Sequence[Cell], *, runner: Any) -> dict[str, StorageClassInfo]:
-    """Read the cluster's StorageClasses before anything is created. On ``cluster`` a name it lacks is
-    :class:`BadInput` naming those it has; on kind such a cell is later unavailable with the fix."""
-    if kube is None or all(c.name in HOST_CELLS for c in chosen):
-        return {}
-    classes = storage_classes(kube, runner)
-    if target == "cluster":
-        for c in chosen:
-            if c.config["storage_class"] not in classes:
-                raise BadInput("StorageClass", c.config["storage_class"], ", ".join(classes) or "(none in the cluster)",
-                               fix=f"`{shlex.join(kube.kubectl('get', 'storageclass'))}` lists them")
-    return classes
 
 
 def fio_json(logs: str) -> str:
