@@ -54,7 +54,7 @@ def table() -> object:
 
 
 def targets(rows: list[object]) -> object:
-    """Which targets this machine offers, from doctor rows."""
+    """Which targets this machine offers, from doctor rows; ``why`` says what was actually checked."""
     import pandas as pd
 
     status = {r.name: r for r in rows}  # type: ignore[attr-defined]
@@ -62,15 +62,25 @@ def targets(rows: list[object]) -> object:
     def ok(name: str) -> bool:
         return name in status and status[name].status == "ok"  # type: ignore[attr-defined]
 
+    def found(name: str) -> bool:  # present, whatever its version (doctor says "not found" otherwise)
+        return name in status and not status[name].detail.startswith("not found")  # type: ignore[attr-defined]
+
+    def detail(name: str) -> str:
+        return f"{name}: {status[name].detail}" if name in status else f"{name}: not checked"  # type: ignore
+
     docker = ok("docker daemon")
-    kind_ok = docker and ok("kind") and ok("kubectl") and ok("privileged containers")
+    kind_needs = ("docker daemon", "kind", "kubectl", "privileged containers")
+    kind_ok = all(ok(n) for n in kind_needs)
+    cluster_ok = ok("kubeconfig") and found("kubectl")
     out = [
-        ("engine", docker, "the local Docker daemon" if docker else "no Docker daemon reachable"),
-        ("kind", kind_ok, "kind, kubectl and privileged containers available" if kind_ok else
-         "needs a Docker daemon, kind, kubectl and privileged containers: " +
-         ", ".join(n for n in ("docker daemon", "kind", "kubectl", "privileged containers") if not ok(n))
-         + " missing or refused"),
-        ("cluster", ok("kubectl"), "any kubeconfig context (kubectl found)" if ok("kubectl") else "needs kubectl"),
+        ("engine", docker, "the local Docker daemon answered" if docker else detail("docker daemon")),
+        ("kind", kind_ok, "Docker, kind and kubectl in range, privileged containers allowed" if kind_ok else
+         "needs " + ", ".join(kind_needs) + "; not ready: " + "; ".join(detail(n) for n in kind_needs if not ok(n))),
+        ("cluster", cluster_ok,
+         f"{detail('kubeconfig')}; kubectl found (it must be within one minor of that cluster's server)"
+         if cluster_ok else "needs a kubeconfig and kubectl; not ready: " +
+         "; ".join(detail(n) for n, good in (("kubeconfig", ok("kubeconfig")), ("kubectl", found("kubectl")))
+                   if not good)),
         ("replay", True, "recorded results in environments/recordings (always)"),
     ]
     return pd.DataFrame(out, columns=["target", "available", "why"])

@@ -2,12 +2,14 @@
 
 ``checks()`` returns rows; ``render()`` prints them as a table. Only *blockers*
 (``fail``) make ``labkit doctor`` exit non-zero: no Docker daemon, too old a Python.
-Missing kind/kubectl/helm, cgroup v1 or low inotify limits are warnings, because
-they only close the kind tier, not the lab.
+Missing or out-of-range kind/kubectl/helm, cgroup v1, low inotify limits, no kubeconfig
+or unreachable download sites are warnings, because they only close the kind (or
+cluster) tier, not the lab. Each row says what was actually checked.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import socket
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from labkit import tools
 from labkit.errors import DockerUnavailable
@@ -26,6 +29,12 @@ SYMBOL = {OK: "✓", WARN: "!", FAIL: "✗"}
 MIN_MEM_GIB = 4.0
 MIN_DISK_GIB = 10.0
 DEFAULT_PORTS = (5001,)  # the kind local registry (localhost:5001)
+PROBE_TIMEOUT = 3.0  # seconds per site; all sites are probed at once
+# Image registries the kind chapters pull from (node images, Calico/Cilium, Flannel, Kubernetes images).
+# Download sites (kind/kubectl/helm releases, manifests, chart repositories) come from versions.yaml.
+REGISTRIES = ("https://registry-1.docker.io/v2/", "https://registry.k8s.io/v2/", "https://quay.io/v2/",
+              "https://ghcr.io/v2/")
+_URL_KEYS = ("url", "repo", "manifest")  # versions.yaml keys ending so hold a download URL
 
 
 @dataclass(frozen=True)
@@ -36,18 +45,30 @@ class Check:
     fix: str = ""
 
 
-def checks(*, ports: Sequence[int] = DEFAULT_PORTS, probe_privileged: bool = True) -> list[Check]:
-    """Run every check; never raises."""
-    rows = [_python()]
-    docker_rows, docker_info = _docker()
-    rows += docker_rows
-    rows.append(_cgroup(docker_info))
-    if docker_info is not None and probe_privileged:
-        rows.append(_privileged())
-    rows += [_inotify(), _memory(), _disk(), _iscsi()]
-    rows += [_tool(name) for name in ("kind", "kubectl", "helm")]
-    rows += [_host_tool("fio", "the S0 host-filesystem storage baseline")]
-    rows += [_port(p) for p in ports]
+def checks(*, ports: Sequence[int] = DEFAULT_PORTS, probe_privileged: bool = True,
+           probe_network: bool = True) -> list[Check]:
+    """Run every check; never raises. ``probe_network``: try the download sites (at most ~3.5 s, while the
+    other checks run)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="doctor-sites") as pool:
+        network = pool.submit(_sites) if probe_network else None
+        rows = [_python()]
+        docker_rows, docker_info = _docker()
+        rows += docker_rows
+        rows.append(_cgroup(docker_info))
+        if docker_info is not None and probe_privileged:
+            rows.append(_privileged())
+        rows += [_inotify(), _memory(), _disk(), _iscsi()]
+        rows += [_tool(name) for name in ("kind", "kubectl", "helm")]
+        rows.append(_kubeconfig())
+        if network is not None:
+            try:
+                rows.append(network.result())
+            except Exception as exc:  # noqa: BLE001 - doctor never raises; say what was not checked
+                rows.append(Check("download sites", WARN, f"not probed: {type(exc).__name__}: {exc}"))
+        rows += [_host_tool("fio", "the S0 host-filesystem storage baseline")]
+        rows += [_port(p) for p in ports]
     return rows
 
 
@@ -186,11 +207,79 @@ def _iscsi() -> Check:
 
 
 def _tool(name: str) -> Check:
+    """The tool, held to the gate the pins imply for the default kind cluster (kubectl: its skew window)."""
     info = tools.find(name)
     if info.ok:
-        pin = f" (pinned {info.pinned})" if info.pinned else ""
-        return Check(name, OK, f"{info.version} at {info.path}{pin}")
-    return Check(name, WARN, f"{info.problem}; the kind chapters need it", info.fix or "")
+        pin = f"pinned {info.pinned}; " if info.pinned else ""
+        allowed = f"{pin}accepts {info.need.allowed}" if info.need else pin.rstrip("; ")
+        return Check(name, OK, f"{info.version} at {info.path}" + (f" ({allowed})" if allowed else ""))
+    where = f"; found at {info.path}" if info.path else ""
+    return Check(name, WARN, f"{info.problem}{where}; the kind chapters need it", info.fix or "")
+
+
+def _kubeconfig() -> Check:
+    """Whether a kubeconfig exists for the ``cluster`` target: the file is read, the cluster is not contacted."""
+    from labkit import kubeconfig
+    from labkit.errors import BadInput
+
+    spec = kubeconfig.default_spec()
+    files = [p for p in spec.split(os.pathsep) if p and Path(p).expanduser().is_file()]
+    origin = "$KUBECONFIG" if os.environ.get("KUBECONFIG") else "KUBECONFIG unset"
+    if not files:
+        return Check("kubeconfig", WARN, f"none ({spec} does not exist; {origin}): the cluster target needs one "
+                     "(labkit's own kind clusters keep their own)",
+                     "only for a cluster labkit did not make: point KUBECONFIG at its kubeconfig")
+    try:
+        found = kubeconfig.resolve()
+    except BadInput as exc:
+        return Check("kubeconfig", WARN, exc.message, exc.fix or "")
+    return Check("kubeconfig", OK, f"{found.path}: current context {found.context} (file read; the cluster was "
+                 "not contacted)")
+
+
+def sites() -> dict[str, str]:
+    """HTTPS endpoints the kind chapters need, with what each serves: the image registries, and the hosts
+    of the download URLs pinned in versions.yaml (tool releases, manifests, chart repositories)."""
+    from labkit.versions import pins
+
+    out = dict.fromkeys(REGISTRIES, "images")
+
+    def walk(node: dict, what: str) -> None:
+        for key, value in node.items():
+            if isinstance(value, dict):
+                walk(value, what)
+            elif isinstance(value, str) and str(key).endswith(_URL_KEYS) and value.startswith("https://"):
+                root = f"https://{urlsplit(value).netloc}/"
+                if what not in out.setdefault(root, what):
+                    out[root] += f", {what}"
+
+    for name, spec in pins()["tools"].items():
+        walk(spec, f"{name} releases")
+    walk(pins().get("components") or {}, "manifests and charts")
+    return out
+
+
+def _sites(timeout: float = PROBE_TIMEOUT) -> Check:
+    """Can this machine reach the registries and download sites? All at once, ``timeout`` s each."""
+    from labkit import downloads
+
+    wanted = sites()
+    mirror = os.environ.get(downloads.MIRROR_ENV)
+    if mirror:
+        wanted[mirror.rstrip("/") + "/"] = f"{downloads.MIRROR_ENV}"
+    answers = downloads.probe_all(wanted, timeout=timeout)
+    down = {url: why for url, why in answers.items() if why is not None}
+    host = {url: urlsplit(url).netloc for url in wanted}
+    if not down:
+        return Check("download sites", OK, f"all {len(wanted)} answer over HTTPS: " + ", ".join(host.values()))
+    by_reason: dict[str, list[str]] = {}
+    for url, why in down.items():
+        by_reason.setdefault(why, []).append(f"{host[url]} [{wanted[url]}]")
+    lost = "; ".join(f"{why}: {', '.join(names)}" for why, names in by_reason.items())
+    return Check("download sites", WARN, f"{len(down)} of {len(wanted)} unreachable from here ({lost}); the kind "
+                 "chapters pull images and download tools, manifests and charts from them",
+                 f"allow HTTPS to them, or use a registry mirror for the images and {downloads.MIRROR_ENV} for "
+                 "kind/kubectl/helm")
 
 
 def _host_tool(name: str, why: str) -> Check:

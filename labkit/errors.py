@@ -63,11 +63,20 @@ class ToolMissing(LabkitError):
 
 
 class ChecksumMismatch(LabkitError):
-    """A downloaded file does not have the pinned sha256."""
+    """A sha256 that does not match: a download against its published checksum, or a published
+    checksum against the one pinned in versions.yaml (``message`` then says which is which)."""
 
-    def __init__(self, url: str, expected: str, actual: str, *, fix: str) -> None:
+    def __init__(self, url: str, expected: str, actual: str, *, fix: str, message: str | None = None) -> None:
         self.url, self.expected, self.actual = url, expected, actual
-        super().__init__(f"sha256 of {url} is {actual}, expected {expected}", fix=fix)
+        super().__init__(message or f"sha256 of {url} is {actual}, expected {expected}", fix=fix)
+
+
+class DownloadFailed(LabkitError):
+    """A download did not arrive whole: an HTTP error (``status``), the network, or a body cut short."""
+
+    def __init__(self, url: str, reason: str, *, status: int | None = None, fix: str | None = None) -> None:
+        self.url, self.reason, self.status = url, reason, status
+        super().__init__(f"download of {url} failed: {reason}", fix=fix)
 
 
 class DockerUnavailable(LabkitError):

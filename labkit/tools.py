@@ -1,34 +1,32 @@
-"""The field's CLIs: find them, check their versions, fetch pinned ones.
+"""The field's CLIs: find them, hold them to version gates derived from the pins, fetch pinned ones.
 
-``find("kind")`` looks in labkit's own bin directory first, then on PATH.
-``install("helm")`` downloads the version pinned in ``environments/versions.yaml``
-and refuses it unless its sha256 matches the checksum the project publishes
-(recorded in that file). Where no checksum is recorded, labkit does not download:
-it says how to install the tool instead.
+``find("kind")`` looks in labkit's own bin directory first, then on PATH, and checks the version
+against :func:`need_for`: the gate that ``environments/versions.yaml`` implies, with the reason.
+
+- kind: at least the ``min_kind`` of the node image (kindest/node v1.36.1 needs kind 0.32.0).
+- kubectl: 1.31 or newer (``kubectl wait --for=create``) and within one minor of the server
+  (the skew policy): 1.35–1.37 against Kubernetes 1.36.
+- helm: 3.13.0 or newer (``helm uninstall --ignore-not-found``).
+
+``install("kind")`` downloads the pinned release and the checksum file published beside it, and
+installs only what matches (see :func:`install`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import io
 import json
 import os
 import platform
 import re
 import shutil
-import stat
-import tarfile
-import urllib.error
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labkit._run import Runner, default_runner
-from labkit.errors import BadInput, ChecksumMismatch, LabkitError, ToolMissing
-from labkit.log import log
+from labkit.errors import BadInput, LabkitError, ToolMissing
 from labkit.paths import bin_dir
 from labkit.versions import pins
 
@@ -45,6 +43,28 @@ _DOCKER_FIX = "install Docker Engine (Linux: apt-get install docker.io; macOS/Wi
 
 
 @dataclass(frozen=True)
+class Need:
+    """Which versions of a tool labkit accepts (``low`` up to the minor ``high``), and why.
+
+    ``refusal`` is the sentence shown for a version outside the range (``{version}`` is filled in);
+    ``allowed`` is the short form doctor shows beside a version that passes."""
+
+    tool: str
+    low: tuple[int, ...]
+    refusal: str
+    allowed: str
+    high: tuple[int, int] | None = None  # newest accepted major.minor, inclusive
+
+    def accepts(self, version: str) -> bool:
+        v = version_tuple(version)
+        return v >= self.low and (self.high is None or v[:2] <= self.high)
+
+    def problem(self, version: str) -> str | None:
+        """Why ``version`` will not do, or None."""
+        return None if self.accepts(version) else self.refusal.format(version=version)
+
+
+@dataclass(frozen=True)
 class ToolInfo:
     """What ``find`` learned about one tool."""
 
@@ -54,6 +74,7 @@ class ToolInfo:
     pinned: str | None
     problem: str | None = None
     fix: str | None = None
+    need: Need | None = None
 
     @property
     def ok(self) -> bool:
@@ -82,52 +103,71 @@ def version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in re.findall(r"\d+", version)[:3])
 
 
-def install_hint(name: str) -> str:
-    if name == "docker":
-        return _DOCKER_FIX
+def _dotted(v: tuple[int, ...]) -> str:
+    return ".".join(map(str, v))
+
+
+# --- version gates, derived from the pins ---------------------------------------------------------
+
+
+def kind_need(kubernetes: str | None = None) -> Need:
+    """kind must be at least the ``min_kind`` of the node image for ``kubernetes`` (default: the pinned one)."""
+    from labkit.targets.kind.config import node_image_pin
+
+    image = node_image_pin(kubernetes)
+    return Need("kind", version_tuple(image.min_kind),
+                f"kind {{version}} is older than {image.min_kind}, the first kind release that supports node "
+                f"image {image.tag} ({image.why}: {image.source})",
+                f"≥ {image.min_kind} for {image.tag}")
+
+
+def kubectl_window(server: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The kubectl minors labkit accepts against a server minor: its skew window, never below the floor.
+
+    >>> kubectl_window("1.36")
+    ((1, 35), (1, 37))"""
+    s = spec("kubectl")
+    major, minor = version_tuple(server)[:2]
+    skew = int(s.get("skew_minors", 1))
+    floor_major, floor_minor = version_tuple(str(s["min_version"]))[:2]
+    low = max((floor_major, floor_minor), (major, minor - skew))
+    return low, (major, minor + skew)
+
+
+def kubectl_need(server: str | None) -> Need:
+    """kubectl against a server minor (``"1.36"``, ``"v1.36.2"``); ``None``: server unknown, the floor only."""
+    s = spec("kubectl")
+    floor = version_tuple(str(s["min_version"]))
+    floor_text = f"{s['min_why']} ({s['min_source']})"
+    if server is None:
+        return Need("kubectl", floor, f"kubectl {{version}}: {floor_text}", f"≥ {_dotted(floor[:2])}")
+    low, high = kubectl_window(server)
+    server_minor = _dotted(version_tuple(server)[:2])
+    window = f"{_dotted(low)}–{_dotted(high)}"
+    return Need("kubectl", (*low, 0), f"kubectl {{version}}: {floor_text}, and the skew policy allows {window} "
+                f"against Kubernetes {server_minor} ({s['skew_source']})",
+                f"{window} for Kubernetes {server_minor}", high)
+
+
+def _min_need(name: str) -> Need:
     s = spec(name)
-    hint = str(s.get("install_hint", "")).format(version=s.get("version", ""))
-    text = f"install {name} {s.get('version', '')}: {hint}"
-    if (s.get("sha256") or {}).get(platform_key()):
-        text += f"; or run `labkit tools install {name}` (sha256-verified download)"
-    return text
+    minimum = str(s["min_version"])
+    why = f": {s['min_why']} ({s['min_source']})" if s.get("min_why") else ""
+    return Need(name, version_tuple(minimum), f"{name} {{version}} is older than {minimum}{why}", f"≥ {minimum}")
 
 
-def locate(name: str) -> str | None:
-    """Path of ``name``: labkit's bin directory first, then PATH."""
-    own = bin_dir() / name
-    if own.is_file() and os.access(own, os.X_OK):
-        return str(own)
-    return shutil.which(name)
+def need_for(name: str, *, kubernetes: str | None = None) -> Need:
+    """The gate for ``name`` with a kind cluster of Kubernetes ``kubernetes`` (default: the pinned minor)."""
+    if name == "kind":
+        return kind_need(kubernetes)
+    if name == "kubectl":
+        from labkit.targets.kind.config import node_image_pin
+
+        return kubectl_need(node_image_pin(kubernetes).kubernetes)
+    return _min_need(name)
 
 
-def find(name: str, *, runner: Runner | None = None) -> ToolInfo:
-    """Locate ``name`` and read its version; never raises for a missing tool."""
-    s = spec(name) if name != "docker" else dict(pins()["tools"]["docker"])
-    pinned = s.get("version")
-    path = locate(name)
-    if path is None:
-        return ToolInfo(name, None, None, pinned, "not found", install_hint(name))
-    try:
-        res = (runner or default_runner()).run([path, *_VERSION_ARGS[name]], timeout=20, check=False, quiet=True)
-    except LabkitError as exc:  # timed out, or cannot be executed at all
-        return ToolInfo(name, path, None, pinned, f"`{name}` did not answer: {exc.message}", install_hint(name))
-    version = parse_version(name, res.stdout + res.stderr)
-    if version is None:
-        return ToolInfo(name, path, None, pinned, "could not read its version", install_hint(name))
-    minimum = s.get("min_version")
-    if minimum and version_tuple(version) < version_tuple(str(minimum)):
-        return ToolInfo(name, path, version, pinned, f"version {version} is older than {minimum}", install_hint(name))
-    return ToolInfo(name, path, version, pinned)
-
-
-def require(name: str, *, runner: Runner | None = None) -> str:
-    """Path of a usable ``name``, or :class:`ToolMissing` saying how to get it."""
-    info = find(name, runner=runner)
-    if not info.ok:
-        raise ToolMissing(name, info.problem or "unusable", fix=info.fix or install_hint(name))
-    assert info.path is not None
-    return info.path
+# --- finding a tool --------------------------------------------------------------------------------
 
 
 def platform_key() -> str:
@@ -139,70 +179,252 @@ def platform_key() -> str:
     return f"{system}-{arch}"
 
 
-Opener = Callable[[str], Any]
+def installable(name: str) -> bool:
+    """Can ``labkit tools install name`` fetch a release for this platform?"""
+    return name != "docker" and platform_key() in (spec(name).get("platforms") or ())
 
 
-def install(name: str, *, dest: Path | None = None, opener: Opener | None = None, timeout: float = 120.0) -> Path:
-    """Download the pinned ``name`` into labkit's bin directory, verified by sha256."""
-    if name == "docker":
-        raise LabkitError("labkit does not install Docker", fix=_DOCKER_FIX)
+def _by_hand(name: str) -> str:
     s = spec(name)
-    key = platform_key()
-    os_name, arch = key.split("-", 1)
-    expected = (s.get("sha256") or {}).get(key)
-    url = str(s["url"]).format(version=s["version"], os=os_name, arch=arch)
-    if not expected:
-        raise ToolMissing(
-            name,
-            f"no published sha256 for {s['version']} ({key}) is recorded in environments/versions.yaml, "
-            "so labkit will not download it unverified",
-            fix=install_hint(name),
-        )
-    data = _download(url, opener=opener, timeout=timeout, name=name)
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != expected:
-        raise ChecksumMismatch(
-            url, expected, actual,
-            fix=f"nothing was installed; retry (a proxy may have altered it) or {install_hint(name)}",
-        )
-    if s.get("archive_member"):
-        data = _extract(data, str(s["archive_member"]).format(os=os_name, arch=arch), url)
-    target = (dest or bin_dir()) / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".partial")
-    tmp.write_bytes(data)
-    tmp.chmod(tmp.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    tmp.replace(target)
-    log(f"✓ installed {name} {s['version']} at {target} (sha256 verified)")
-    return target
+    return str(s.get("install_hint", "")).format(version=s.get("version", ""))
 
 
-def _download(url: str, *, opener: Opener | None, timeout: float, name: str) -> bytes:
-    log(f"downloading {url}")
+def install_hint(name: str, *, offer_install: bool = True) -> str:
+    """How to get ``name``; ``offer_install=False`` when `labkit tools install` itself just failed."""
+    if name == "docker":
+        return _DOCKER_FIX
+    s = spec(name)
+    manual = f"install {name} {s.get('version', '')} by hand: {_by_hand(name)}"
+    if offer_install and installable(name):
+        return (f"run `labkit tools install {name}` (downloads {s['version']}, checks its published sha256, "
+                f"installs into {bin_dir()}, which labkit searches before PATH), or {manual}")
+    return manual
+
+
+def _fix(name: str, gate: Need) -> str:
+    pinned = spec(name).get("version") if name != "docker" else None
+    if pinned and not gate.accepts(str(pinned)):  # the pin itself does not fit (another cluster's server)
+        return f"install a {name} {gate.allowed} by hand: {_by_hand(name)}"
+    return install_hint(name)
+
+
+def locate(name: str) -> str | None:
+    """Path of ``name``: labkit's bin directory first, then PATH."""
+    own = bin_dir() / name
+    if own.is_file() and os.access(own, os.X_OK):
+        return str(own)
+    return shutil.which(name)
+
+
+def find(name: str, *, runner: Runner | None = None, need: Need | None = None) -> ToolInfo:
+    """Locate ``name``, read its version and hold it to ``need`` (default :func:`need_for`); never raises
+    for a missing or unusable tool."""
+    gate = need if need is not None else need_for(name)
+    pinned = spec(name).get("version")
+    path = locate(name)
+    if path is None:
+        return ToolInfo(name, None, None, pinned, "not found", install_hint(name), gate)
+    version, problem = read_version(name, path, runner=runner)
+    if version is None:
+        return ToolInfo(name, path, None, pinned, problem, install_hint(name), gate)
+    problem = gate.problem(version)
+    return ToolInfo(name, path, version, pinned, problem, _fix(name, gate) if problem else None, gate)
+
+
+def read_version(name: str, path: str, *, runner: Runner | None = None) -> tuple[str | None, str | None]:
+    """(version, None) or (None, why it could not be read)."""
     try:
-        if opener is not None:
-            with opener(url) as resp:
-                return bytes(resp.read())
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (https URL from versions.yaml)
-            return bytes(resp.read())
-    except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as exc:
-        raise ToolMissing(
-            name, f"download of {url} failed: {exc}", fix=f"check the network, or {install_hint(name)}"
-        ) from exc
+        res = (runner or default_runner()).run([path, *_VERSION_ARGS[name]], timeout=20, check=False, quiet=True)
+    except LabkitError as exc:  # timed out, or cannot be executed at all
+        return None, f"`{name}` did not answer: {exc.message}"
+    version = parse_version(name, res.stdout + res.stderr)
+    return (version, None) if version else (None, "could not read its version")
 
 
-def _extract(data: bytes, member: str, url: str) -> bytes:
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
-            handle = tar.extractfile(member)
-            if handle is None:
-                raise KeyError(member)
-            return handle.read()
-    except (tarfile.TarError, KeyError) as exc:
-        raise LabkitError(f"{url}: archive has no {member}",
-                          fix="report this; the pinned archive layout changed") from exc
+def require(name: str, *, runner: Runner | None = None, need: Need | None = None) -> str:
+    """Path of a usable ``name``, or :class:`ToolMissing` saying which version is needed, why, and how."""
+    info = find(name, runner=runner, need=need)
+    if not info.ok:
+        raise ToolMissing(name, info.problem or "unusable", fix=info.fix or install_hint(name))
+    assert info.path is not None
+    return info.path
 
 
 def spec_docker_min() -> str:
     """Oldest Docker server labkit supports."""
     return str(pins()["tools"]["docker"]["min_version"])
+
+
+# --- installing a pinned release ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Release:
+    """Where the pinned release of a tool and its published checksum are, for this platform."""
+
+    name: str
+    version: str
+    platform: str  # linux-amd64
+    url: str
+    checksum_url: str
+    pinned_sha256: str  # "" where versions.yaml pins none (the published checksum still decides)
+    archive_member: str  # "" for a bare binary
+
+    @property
+    def asset(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+def release(name: str, *, mirror: str | None = None) -> Release:
+    """The pinned release of ``name`` for this platform; ``mirror`` (default ``$LABKIT_DOWNLOAD_MIRROR``)
+    serves upstream's paths from another base URL."""
+    from labkit import downloads
+
+    if name == "docker":
+        raise LabkitError("labkit does not install Docker", fix=_DOCKER_FIX)
+    s, key = spec(name), platform_key()
+    if not installable(name):
+        raise ToolMissing(name, f"no {s['version']} release for {key} (labkit installs "
+                          f"{', '.join(s.get('platforms') or ())})", fix=install_hint(name, offer_install=False))
+    os_name, arch = key.split("-", 1)
+
+    def fill(template: str) -> str:
+        return downloads.mirrored(template.format(version=s["version"], os=os_name, arch=arch), mirror)
+
+    member = str(s.get("archive_member") or "").format(os=os_name, arch=arch)
+    return Release(name, str(s["version"]), key, fill(str(s["url"])), fill(str(s["checksum_url"])),
+                   str((s.get("sha256") or {}).get(key) or "").lower(), member)
+
+
+def install(name: str, *, dest: Path | None = None, mirror: str | None = None, timeout: float = 300.0) -> Path:
+    """Download the pinned ``name`` into labkit's bin directory; only a verified, whole file lands there.
+
+    1. the checksum file the project publishes beside the release (kind/helm ``<hex>  <asset>``,
+       kubectl the bare hex); missing → refused, never installed unverified;
+    2. where versions.yaml pins a sha256 for this platform, it must equal the published one;
+    3. the release, to a temporary file beside the target: cut short → refused; its sha256 must
+       equal the published one;
+    4. unpacked (helm), made executable, asked for its version (must be the pinned one), then
+       renamed over the target in one step. Any failure leaves the bin directory as it was.
+
+    ``timeout`` (s) bounds each download."""
+    from labkit.log import log
+
+    rel = release(name, mirror=mirror)
+    published = _published(rel, timeout=min(timeout, 60.0))
+    target = (dest or bin_dir()) / name
+    log(f"downloading {rel.url}")
+    with _staged(target) as (tmp, spare):
+        _fetch_verified(rel, tmp, published, timeout=timeout)
+        binary = tmp
+        if rel.archive_member:
+            _extract(tmp, rel.archive_member, spare, rel.url)
+            binary = spare
+        binary.chmod(0o755)
+        version, problem = read_version(name, str(binary))
+        if version != rel.version.lstrip("v"):
+            raise LabkitError(f"the downloaded {name} reports {version or problem}, not {rel.version}; "
+                              "nothing was installed", fix=install_hint(name, offer_install=False))
+        os.replace(binary, target)
+    log(f"✓ installed {name} {rel.version} at {target} (sha256 {published[:12]}… as published at {rel.checksum_url})")
+    return target
+
+
+def _retry(name: str) -> str:
+    """The fix after a failed install: never `labkit tools install` itself, which just failed."""
+    from labkit.downloads import MIRROR_ENV
+
+    return f"nothing was installed; retry later, point {MIRROR_ENV} at a mirror, or " + \
+        install_hint(name, offer_install=False)
+
+
+def _published(rel: Release, *, timeout: float) -> str:
+    """The published sha256 of ``rel``, checked against the pin; refused when missing or different."""
+    from labkit import downloads
+    from labkit.errors import ChecksumMismatch, DownloadFailed
+
+    try:
+        published = published_sha256(downloads.fetch_text(rel.checksum_url, timeout=timeout), rel.asset)
+    except DownloadFailed as exc:
+        what = ("the project publishes it beside every release; labkit never installs a binary it cannot verify"
+                if exc.status == 404 else "without it labkit will not install the binary")
+        raise DownloadFailed(rel.checksum_url, f"{exc.reason} (the checksum file: {what})", status=exc.status,
+                             fix=_retry(rel.name)) from exc
+    except ValueError as exc:
+        raise DownloadFailed(rel.checksum_url, f"not a checksum file for {rel.asset}: {exc}",
+                             fix=_retry(rel.name)) from exc
+    if rel.pinned_sha256 and rel.pinned_sha256 != published:
+        raise ChecksumMismatch(rel.checksum_url, rel.pinned_sha256, published, fix=_retry(rel.name), message=(
+            f"{rel.name} {rel.version} ({rel.platform}): the sha256 published at {rel.checksum_url} is "
+            f"{published}, but environments/versions.yaml pins {rel.pinned_sha256}; they must agree"))
+    return published
+
+
+def _fetch_verified(rel: Release, path: Path, published: str, *, timeout: float) -> None:
+    from labkit import downloads
+    from labkit.errors import ChecksumMismatch, DownloadFailed
+
+    with open(path, "wb") as fh:
+        try:
+            actual = downloads.fetch(rel.url, fh, timeout=timeout)
+        except DownloadFailed as exc:
+            raise DownloadFailed(rel.url, exc.reason, status=exc.status, fix=_retry(rel.name)) from exc
+        fh.flush()
+        os.fsync(fh.fileno())
+    if actual != published:
+        raise ChecksumMismatch(rel.url, published, actual, fix=_retry(rel.name), message=(
+            f"sha256 of {rel.url} is {actual}, but {rel.checksum_url} publishes {published}: "
+            "the download was altered on the way"))
+
+
+def published_sha256(text: str, asset: str) -> str:
+    """The sha256 in a published checksum file: ``<hex>  <asset>`` lines (sha256sum/shasum, as kind and
+    helm publish) or a bare ``<hex>`` (kubectl.sha256). A line for another file does not count."""
+    bare: list[str] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if not parts or not re.fullmatch(r"[0-9a-fA-F]{64}", parts[0]):
+            continue
+        if len(parts) == 1:
+            bare.append(parts[0].lower())
+        elif os.path.basename(parts[1].lstrip("*")) == asset:
+            return parts[0].lower()
+    if len(bare) == 1:
+        return bare[0]
+    raise ValueError(f"no sha256 for {asset} in it (read: {text.strip()[:120]!r})")
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[tuple[Path, Path]]:
+    """Two temporary files beside ``target`` (same file system, so the final rename is atomic);
+    both are removed whatever happens, so a failure leaves nothing half-installed."""
+    import tempfile
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    made = []
+    try:
+        for _ in range(2):
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
+            os.close(fd)
+            made.append(Path(tmp))
+        yield made[0], made[1]
+    finally:
+        for path in made:
+            path.unlink(missing_ok=True)
+
+
+def _extract(archive: Path, member: str, out: Path, url: str) -> None:
+    import tarfile
+
+    try:
+        with tarfile.open(archive, mode="r:gz") as tar:
+            handle = tar.extractfile(member)
+            if handle is None:
+                raise KeyError(member)
+            with handle, open(out, "wb") as fh:
+                shutil.copyfileobj(handle, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except (tarfile.TarError, KeyError, OSError) as exc:
+        raise LabkitError(f"{url}: archive has no {member}",
+                          fix="report this; the pinned archive layout changed") from exc

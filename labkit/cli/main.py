@@ -28,7 +28,8 @@ EPILOG = "Every verb has its own --help, e.g. `labkit bench --help`."
 def _doctor(args: argparse.Namespace) -> int:
     from labkit import doctor
 
-    rows = doctor.checks(ports=args.port or doctor.DEFAULT_PORTS, probe_privileged=not args.fast)
+    rows = doctor.checks(ports=args.port or doctor.DEFAULT_PORTS, probe_privileged=not args.fast,
+                         probe_network=not args.fast)
     print(doctor.render(rows))
     return doctor.exit_code(rows)
 
@@ -54,7 +55,7 @@ def _tools(args: argparse.Namespace) -> int:
     from labkit import tools
 
     if args.action == "install":
-        tools.install(args.name)
+        tools.install(args.name, mirror=args.mirror)
     else:
         for name in tools.TOOLS:
             info = tools.find(name)
@@ -168,10 +169,12 @@ def parser() -> argparse.ArgumentParser:
     sub.required = True
 
     d = sub.add_parser("doctor", help="check what this machine can run and how to fix the rest",
-                       description="Check Docker, cgroups, inotify, memory, disk, kind/kubectl/helm and ports. "
+                       description="Check Docker, cgroups, inotify, memory, disk, kind/kubectl/helm (each against "
+                       "the version range the pins imply, with the reason), the kubeconfig, whether the registries "
+                       "and download sites the kind chapters need answer (3 s each, at once), and ports. "
                        "Exit code 1 only for blockers (no Docker daemon, Python too old).")
     d.add_argument("--port", type=int, action="append", help="also check that this TCP port is free (repeatable)")
-    d.add_argument("--fast", action="store_true", help="skip the privileged-container probe")
+    d.add_argument("--fast", action="store_true", help="skip the privileged-container and download-site probes")
     d.set_defaults(func=_doctor)
 
     i = sub.add_parser("images", help="build the lab's images", description="Build the lab's own images FROM "
@@ -189,9 +192,13 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=_clean)
 
     t = sub.add_parser("tools", help="find or install kind, kubectl, helm",
-                       description="List the field's CLIs, or install a pinned one (sha256-verified).")
+                       description="List the field's CLIs, or install a pinned one: the release and the checksum "
+                       "file its project publishes beside it are downloaded, and only a match is installed "
+                       "(into labkit's bin directory, searched before PATH).")
     t.add_argument("action", choices=["list", "install"])
     t.add_argument("name", nargs="?", choices=["kind", "kubectl", "helm"])
+    t.add_argument("--mirror", metavar="URL", help="download from this base URL instead (same paths as upstream; "
+                   "default: $LABKIT_DOWNLOAD_MIRROR)")
     t.set_defaults(func=_tools)
 
     lab = sub.add_parser("lab", help="open JupyterLab at 00-start-here",

@@ -104,17 +104,18 @@ def test_tools_install_needs_a_name(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == 2 and "needs a NAME: kind, kubectl or helm" in capsys.readouterr().err
 
 
-def test_tools_install_of_an_unpinned_tool_refuses_with_a_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_tools_install_without_a_published_checksum_refuses_with_the_manual_fix(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str], httpserver) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-
-    def no_network(*args: object, **kwargs: object) -> None:
-        raise AssertionError("tried to download")
-
-    monkeypatch.setattr(tools.urllib.request, "urlopen", no_network)
-    assert cli.main(["tools", "install", "kind"]) == 1
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+    version = tools.spec("kind")["version"]
+    sums = f"/kubernetes-sigs/kind/releases/download/{version}/kind-linux-amd64.sha256sum"
+    httpserver.expect_request(sums).respond_with_data("Not Found", status=404)
+    assert cli.main(["tools", "install", "kind", "--mirror", httpserver.url_for("/")]) == 1
     err = capsys.readouterr().err
-    assert "unverified" in err and "Fix: install kind" in err
+    assert "HTTP 404" in err and "Fix: nothing was installed" in err and f"install kind {version} by hand" in err
+    assert "labkit tools install" not in err  # the command that just failed is not its own fix
+    assert [r.path for r, _ in httpserver.log] == [sums]  # the binary is not even fetched
     assert not (tmp_path / "bin" / "kind").exists()
 
 
@@ -122,10 +123,13 @@ def test_tools_list_shows_each_tool_and_how_to_get_it(monkeypatch: pytest.Monkey
                                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PATH", str(tmp_path))  # nothing here
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
     assert cli.main(["tools", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines] == list(tools.TOOLS)
-    assert all("not found (fix: install " in line for line in lines)
+    assert all("not found (fix: " in line for line in lines)
+    assert all(f"labkit tools install {name}" in line for name, line in zip(tools.TOOLS, lines, strict=True)
+               if name != "docker")
 
 
 def test_ctrl_c_exits_130_and_says_how_to_clean_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

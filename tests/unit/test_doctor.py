@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,135 @@ def test_port_free_is_true_once_the_listener_is_gone() -> None:
         port = s.getsockname()[1]
     assert doctor.port_free(port) is True
     assert doctor._port(port) == Check(f"port {port}", OK, "free")
+
+
+# --- kubeconfig: what was actually checked ----------------------------------------------------------
+
+
+KUBECONFIG_YAML = """apiVersion: v1
+kind: Config
+current-context: kind-demo
+clusters:
+- name: kind-demo
+  cluster: {server: "https://127.0.0.1:6443"}
+contexts:
+- name: kind-demo
+  context: {cluster: kind-demo, user: kind-demo}
+users:
+- name: kind-demo
+  user: {}
+"""
+
+
+def _rows_with_kubectl() -> list[Check]:
+    return [Check("docker daemon", OK, "server 20.10.24"), Check("kubectl", OK, "1.36.1 at /usr/bin/kubectl")]
+
+
+def test_no_kubeconfig_is_said_so_and_the_cluster_target_is_not_available(monkeypatch: pytest.MonkeyPatch,
+                                                                          tmp_path: Path) -> None:
+    from labkit import chapters
+
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    check = doctor._kubeconfig()
+    assert check.status == WARN and check.detail.startswith(f"none ({tmp_path}/.kube/config does not exist")
+    targets = chapters.targets([*_rows_with_kubectl(), check]).set_index("target")
+    assert not targets.loc["cluster", "available"]  # was "cluster True" with kubectl alone
+    assert "kubeconfig: none" in targets.loc["cluster", "why"]
+
+
+def test_a_kubeconfig_with_a_current_context_is_ok_and_says_it_was_not_contacted(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from labkit import chapters
+
+    (tmp_path / "config").write_text(KUBECONFIG_YAML)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
+    check = doctor._kubeconfig()
+    assert check == Check("kubeconfig", OK, f"{tmp_path}/config: current context kind-demo (file read; the "
+                          "cluster was not contacted)")
+    targets = chapters.targets([*_rows_with_kubectl(), check]).set_index("target")
+    assert targets.loc["cluster", "available"] and "current context kind-demo" in targets.loc["cluster", "why"]
+    without_kubectl = [Check("kubectl", WARN, "not found; the kind chapters need it"), check]
+    assert not chapters.targets(without_kubectl).set_index("target").loc["cluster", "available"]
+
+
+def test_a_broken_kubeconfig_warns_with_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    (tmp_path / "config").write_text(KUBECONFIG_YAML.replace("current-context: kind-demo", "current-context: gone"))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "config"))
+    check = doctor._kubeconfig()
+    assert check.status == WARN and "'gone'" in check.detail and check.fix
+
+
+# --- download sites --------------------------------------------------------------------------------
+
+
+def test_the_sites_include_every_registry_and_download_host_of_the_kind_chapters() -> None:
+    hosts = {url.split("/")[2] for url in doctor.sites()}
+    assert {"registry-1.docker.io", "registry.k8s.io", "quay.io", "ghcr.io", "github.com", "dl.k8s.io",
+            "get.helm.sh"} <= hosts
+    assert doctor.sites()["https://dl.k8s.io/"] == "kubectl releases"
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_sites_warn_naming_them_and_a_mirror(monkeypatch: pytest.MonkeyPatch, httpserver) -> None:
+    httpserver.expect_request("/v2/").respond_with_data("unauthorized", status=401)  # any answer counts
+    up, down = httpserver.url_for("/v2/"), f"http://127.0.0.1:{_closed_port()}/"
+    monkeypatch.setattr(doctor, "sites", lambda: {up: "images", down: "kind releases"})
+    monkeypatch.delenv("LABKIT_DOWNLOAD_MIRROR", raising=False)
+    check = doctor._sites(timeout=2.0)
+    assert check.status == WARN
+    assert check.detail.startswith("1 of 2 unreachable from here (connection refused: 127.0.0.1:")
+    assert "[kind releases]" in check.detail and "[images]" not in check.detail
+    assert "the kind chapters" in check.detail and "registry mirror" in check.fix
+
+
+def test_reachable_sites_are_ok(monkeypatch: pytest.MonkeyPatch, httpserver) -> None:
+    httpserver.expect_request("/").respond_with_data("", status=302)  # redirects are not followed
+    monkeypatch.setattr(doctor, "sites", lambda: {httpserver.url_for("/"): "images"})
+    monkeypatch.delenv("LABKIT_DOWNLOAD_MIRROR", raising=False)
+    check = doctor._sites(timeout=2.0)
+    assert check.status == OK and check.detail.startswith("all 1 answer")
+
+
+def test_a_site_that_never_answers_costs_the_timeout_not_more() -> None:
+    from labkit import downloads
+
+    with socket.socket() as silent:  # accepts (backlog) but never responds
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+        started = time.monotonic()
+        assert downloads.probe(url, timeout=0.5) == "no answer within 0.5 s"
+        assert time.monotonic() - started < 2
+
+
+def test_probes_run_at_once_and_the_whole_call_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit import downloads
+
+    def slow(url: str, *, timeout: float) -> str | None:  # like a name lookup that ignores the timeout
+        time.sleep(0.3 if "fast" in url else 5)
+        return None
+
+    monkeypatch.setattr(downloads, "probe", slow)
+    started = time.monotonic()
+    answers = downloads.probe_all([f"https://fast{i}.example/" for i in range(6)] + ["https://stuck.example/"],
+                                  timeout=0.6)
+    elapsed = time.monotonic() - started
+    assert elapsed < 1.6  # six 0.3 s probes in sequence alone would take 1.8 s
+    assert answers["https://stuck.example/"] == "no answer within 0.6 s"
+    assert all(answers[f"https://fast{i}.example/"] is None for i in range(6))
+
+
+def test_checks_can_skip_the_network_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(doctor, "_docker", lambda: ([Check("docker daemon", FAIL, "not reachable")], None))
+    monkeypatch.setattr(doctor, "_sites", lambda: calls.append("probed") or Check("download sites", OK, "all"))
+    names = [r.name for r in doctor.checks(ports=(), probe_network=True)]
+    assert "download sites" in names and calls == ["probed"]
+    names = [r.name for r in doctor.checks(ports=(), probe_network=False)]
+    assert "download sites" not in names and calls == ["probed"]

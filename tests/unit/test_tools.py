@@ -1,13 +1,8 @@
-"""Finding the field's CLIs, reading their versions, and pinned sha256-verified downloads."""
+"""Finding the field's CLIs and reading their versions (gates: test_tool_gates.py; installs:
+test_tools_install.py)."""
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import io
-import os
-import tarfile
-import urllib.error
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +10,7 @@ import pytest
 
 from labkit import tools
 from labkit._run import Result
-from labkit.errors import BadInput, ChecksumMismatch, CommandError, LabkitError, ToolMissing
+from labkit.errors import BadInput, CommandError, ToolMissing
 from labkit.versions import pins
 
 KUBECTL_JSON = """{
@@ -135,15 +130,17 @@ def test_too_old_a_tool_is_a_problem_with_a_fix(own_bin: Path) -> None:
     _executable(own_bin, "kind")
     info = tools.find("kind", runner=FakeRunner("kind v0.20.0 go1.20.4 linux/amd64"))
     assert not info.ok and info.version == "0.20.0"
-    assert info.problem == f"version 0.20.0 is older than {pins()['tools']['kind']['min_version']}"
-    assert info.fix and "kind" in info.fix and pins()["tools"]["kind"]["version"] in info.fix
+    assert info.problem and info.problem.startswith("kind 0.20.0 is older than 0.32.0")
+    assert info.fix and "labkit tools install kind" in info.fix and pins()["tools"]["kind"]["version"] in info.fix
 
 
-def test_the_minimum_version_itself_is_accepted(own_bin: Path) -> None:
+def test_the_lowest_accepted_version_itself_is_accepted(own_bin: Path) -> None:
     _executable(own_bin, "kubectl")
-    minimum = pins()["tools"]["kubectl"]["min_version"]
-    out = KUBECTL_JSON.replace("v1.36.1", f"v{minimum}")
-    assert tools.find("kubectl", runner=FakeRunner(out)).ok
+    gate = tools.need_for("kubectl")
+    lowest = ".".join(map(str, gate.low))
+    assert tools.find("kubectl", runner=FakeRunner(KUBECTL_JSON.replace("v1.36.1", f"v{lowest}"))).ok
+    below = f"{gate.low[0]}.{gate.low[1] - 1}.99"
+    assert not tools.find("kubectl", runner=FakeRunner(KUBECTL_JSON.replace("v1.36.1", f"v{below}"))).ok
 
 
 def test_docker_is_held_to_its_minimum_and_has_no_pin(own_bin: Path) -> None:
@@ -198,12 +195,15 @@ def test_unknown_tool_names_the_known_ones() -> None:
     assert info.value.value == "podman" and info.value.allowed == "docker, kind, kubectl, helm"
 
 
-def test_install_hint_offers_labkit_install_only_where_a_checksum_is_pinned(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["kind", "kubectl", "helm"])
+def test_install_hint_offers_labkit_install_only_where_a_release_exists(monkeypatch: pytest.MonkeyPatch,
+                                                                        name: str) -> None:
     monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
-    assert "labkit tools install helm" in tools.install_hint("helm")
-    assert "labkit tools install" not in tools.install_hint("kind")  # no published sha256 recorded
-    monkeypatch.setattr(tools, "platform_key", lambda: "linux-riscv64")
-    assert "labkit tools install" not in tools.install_hint("helm")
+    assert f"labkit tools install {name}" in tools.install_hint(name)
+    assert "labkit tools install" not in tools.install_hint(name, offer_install=False)  # after it failed
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-riscv64")  # no such release asset
+    assert "labkit tools install" not in tools.install_hint(name)
+    assert pins()["tools"][name]["version"] in tools.install_hint(name)
 
 
 @pytest.mark.parametrize(("system", "machine", "key"), [("Linux", "x86_64", "linux-amd64"),
@@ -215,134 +215,3 @@ def test_platform_key_matches_the_release_asset_names(monkeypatch: pytest.Monkey
     monkeypatch.setattr(tools.platform, "system", lambda: system)
     monkeypatch.setattr(tools.platform, "machine", lambda: machine)
     assert tools.platform_key() == key
-
-
-# --- install ------------------------------------------------------------------------------------
-
-HELM_SCRIPT = b"#!/bin/sh\necho v9.9.9+gfake\n"
-
-
-def _tarball(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, payload in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
-    return buf.getvalue()
-
-
-class Response(io.BytesIO):
-    """What urlopen returns, enough for ``with opener(url) as resp: resp.read()``."""
-
-    def __enter__(self) -> Response:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-class Opener:
-    def __init__(self, payload: bytes | None = None, *, raises: Exception | None = None) -> None:
-        self.payload, self.raises = payload, raises
-        self.urls: list[str] = []
-
-    def __call__(self, url: str) -> Response:
-        self.urls.append(url)
-        if self.raises is not None:
-            raise self.raises
-        assert self.payload is not None
-        return Response(self.payload)
-
-
-def _pin_helm(monkeypatch: pytest.MonkeyPatch, sha256: str) -> None:
-    fake = {"version": "v9.9.9", "url": "https://get.example.invalid/helm-{version}-{os}-{arch}.tar.gz",
-            "archive_member": "{os}-{arch}/helm", "sha256": {"linux-amd64": sha256},
-            "install_hint": "https://helm.sh/docs/intro/install/"}
-    monkeypatch.setattr(tools, "spec", lambda name: dict(fake))
-    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
-
-
-def test_install_verifies_extracts_and_makes_executable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    blob = _tarball({"linux-amd64/README.md": b"read me", "linux-amd64/helm": HELM_SCRIPT})
-    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
-    opener = Opener(blob)
-    path = tools.install("helm", dest=tmp_path / "bin", opener=opener)
-    assert opener.urls == ["https://get.example.invalid/helm-v9.9.9-linux-amd64.tar.gz"]
-    assert path == tmp_path / "bin" / "helm"
-    assert path.read_bytes() == HELM_SCRIPT and os.access(path, os.X_OK)
-    assert sorted(p.name for p in path.parent.iterdir()) == ["helm"]  # no .partial left behind
-
-
-def test_installed_tool_lands_in_labkits_bin_where_find_looks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
-    blob = _tarball({"linux-amd64/helm": HELM_SCRIPT})
-    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
-    path = tools.install("helm", opener=Opener(blob))
-    assert path == tmp_path / "home" / "bin" / "helm"
-    assert tools.locate("helm") == str(path)
-
-
-def test_reinstall_replaces_the_old_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    (tmp_path / "helm").write_bytes(b"old helm")
-    blob = _tarball({"linux-amd64/helm": HELM_SCRIPT})
-    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
-    assert tools.install("helm", dest=tmp_path, opener=Opener(blob)).read_bytes() == HELM_SCRIPT
-
-
-def test_checksum_mismatch_against_the_real_pin_installs_nothing(monkeypatch: pytest.MonkeyPatch,
-                                                                 tmp_path: Path) -> None:
-    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
-    helm = pins()["tools"]["helm"]
-    tampered = _tarball({"linux-amd64/helm": b"#!/bin/sh\necho pwned\n"})
-    with pytest.raises(ChecksumMismatch) as info:
-        tools.install("helm", dest=tmp_path, opener=Opener(tampered))
-    err = info.value
-    assert err.url == f"https://get.helm.sh/helm-{helm['version']}-linux-amd64.tar.gz"
-    assert err.expected == helm["sha256"]["linux-amd64"]
-    assert err.actual == hashlib.sha256(tampered).hexdigest()
-    assert err.fix and "nothing was installed" in err.fix
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_download_failure_is_tool_missing_with_a_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _pin_helm(monkeypatch, "0" * 64)
-    opener = Opener(raises=urllib.error.URLError("[Errno -3] Temporary failure in name resolution"))
-    with pytest.raises(ToolMissing) as info:
-        tools.install("helm", dest=tmp_path, opener=opener)
-    err = info.value
-    assert err.tool == "helm" and "name resolution" in err.reason and "get.example.invalid" in err.reason
-    assert err.fix and "network" in err.fix
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_a_download_cut_short_is_tool_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    _pin_helm(monkeypatch, "0" * 64)
-    with pytest.raises(ToolMissing):
-        tools.install("helm", dest=tmp_path, opener=Opener(raises=http.client.IncompleteRead(b"\x1f\x8b", 1000)))
-
-
-def test_no_pinned_checksum_refuses_without_downloading(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
-    opener = Opener(b"anything")
-    with pytest.raises(ToolMissing) as info:
-        tools.install("kind", dest=tmp_path, opener=opener)
-    assert opener.urls == []
-    assert "unverified" in info.value.reason and "kind" in (info.value.fix or "")
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_archive_without_the_member_installs_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    blob = _tarball({"darwin-arm64/helm": HELM_SCRIPT})
-    _pin_helm(monkeypatch, hashlib.sha256(blob).hexdigest())
-    with pytest.raises(LabkitError, match="archive has no linux-amd64/helm"):
-        tools.install("helm", dest=tmp_path, opener=Opener(blob))
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_labkit_does_not_install_docker() -> None:
-    opener = Opener(b"anything")
-    with pytest.raises(LabkitError) as info:
-        tools.install("docker", opener=opener)
-    assert opener.urls == []
-    assert "does not install Docker" in info.value.message and "Docker" in (info.value.fix or "")

@@ -57,16 +57,51 @@ class Mount:
         return out
 
 
-def node_image(kubernetes: str | None = None) -> str:
-    """The node image pinned (by digest) for a Kubernetes minor in versions.yaml."""
-    kind = pins()["tools"]["kind"]
-    minor = kubernetes or str(kind["default_kubernetes"])
-    images = {str(k): str(v) for k, v in kind["node_images"].items()}
+@dataclass(frozen=True)
+class NodeImage:
+    """A pinned ``kindest/node`` image and the oldest kind that supports it (``tools.kind.node_images``)."""
+
+    kubernetes: str  # minor, e.g. "1.36"
+    ref: str  # kindest/node:v1.36.1@sha256:…
+    min_kind: str  # e.g. "0.32.0"
+    why: str  # why older kind releases do not do
+    source: str  # upstream, pinned to a tag
+
+    @property
+    def tag(self) -> str:
+        """The reference without its digest, for people: ``kindest/node:v1.36.1``."""
+        return self.ref.split("@", 1)[0]
+
+
+def node_images() -> dict[str, NodeImage]:
+    """Every pinned node image, by Kubernetes minor."""
+    table = pins()["tools"]["kind"]["node_images"]
+    return {str(minor): NodeImage(str(minor), str(e["image"]), str(e["min_kind"]), str(e.get("why", "")),
+                                  str(e.get("source", ""))) for minor, e in table.items()}
+
+
+def node_image_pin(kubernetes: str | None = None) -> NodeImage:
+    """The pinned node image for a Kubernetes minor (None: the pinned default), with its kind minimum."""
+    minor = kubernetes or str(pins()["tools"]["kind"]["default_kubernetes"])
+    images = node_images()
     if minor not in images:
         raise BadInput("Kubernetes version", minor, ", ".join(images),
-                       fix="pin its node image (with digest) under tools.kind.node_images in "
+                       fix="pin its node image (with digest and min_kind) under tools.kind.node_images in "
                        "environments/versions.yaml")
     return images[minor]
+
+
+def node_image(kubernetes: str | None = None) -> str:
+    """The node image reference pinned (by digest) for a Kubernetes minor in versions.yaml."""
+    return node_image_pin(kubernetes).ref
+
+
+def min_kind(cfg: ClusterConfig | None = None) -> str:
+    """The oldest kind that can make ``cfg`` (default: the default config): its node image decides.
+
+    A locally built variant (``node_image_override``, e.g. Longhorn's) is built FROM the pinned image
+    of the same Kubernetes minor, so the same minimum holds."""
+    return node_image_pin(cfg.kubernetes if cfg is not None else None).min_kind
 
 
 def kubernetes_version(image: str) -> tuple[int, int]:

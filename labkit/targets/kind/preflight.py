@@ -73,15 +73,22 @@ def gates(cfg: ClusterConfig, *, docker_info: dict[str, Any] | None = None, memi
                           fix="close other workloads, give Docker Desktop more memory, or use --workers 1")
 
 
-def resolve_tools(extra: Iterable[str] = (), host: Iterable[str] = ("docker",)) -> dict[str, str]:
-    """Paths of kind, kubectl and the ``extra`` CLIs (helm); missing or too old → :class:`ToolMissing`.
+def resolve_tools(extra: Iterable[str] = (), host: Iterable[str] = ("docker",), *,
+                  cfg: ClusterConfig | None = None) -> dict[str, str]:
+    """Paths of kind, kubectl and the ``extra`` CLIs (helm), each held to the gate the pins imply for
+    ``cfg`` (default: the pinned default cluster): kind ≥ the node image's ``min_kind``, kubectl in the
+    skew window of its Kubernetes, helm ≥ its minimum. Missing or outside → :class:`ToolMissing` naming
+    the version needed, why, and the fix; before anything is created.
 
     ``host`` names plain commands the plan runs on this machine (docker, curl, …), which only need to exist."""
     from labkit import tools
 
-    found = {"kind": tools.require("kind"), "kubectl": tools.require("kubectl"), "helm": "helm"}
+    minor = cfg.kubernetes if cfg is not None else None
+    found = {"kind": tools.require("kind", need=tools.need_for("kind", kubernetes=minor)),
+             "kubectl": tools.require("kubectl", need=tools.need_for("kubectl", kubernetes=minor)),
+             "helm": "helm"}
     for name in extra:
-        found[name] = tools.require(name)
+        found[name] = tools.require(name, need=tools.need_for(name, kubernetes=minor))
     for cli in host:
         if shutil.which(cli) is None:
             raise ToolMissing(cli, "not found on PATH", fix=f"install {cli}")
