@@ -151,7 +151,7 @@ def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kub
         for ch in choices:
             ch.option.check_host()
         clis, host = tools_needed(choices)
-        bins = gate.resolve_tools(clis, host)
+        bins = gate.resolve_tools(clis, host, cfg=cfg)
     else:
         bins = {"kind": "kind", "kubectl": "kubectl", "helm": "helm"}
     target = KubeTarget.for_kind(cfg.name, kind=bins["kind"], kubectl=bins["kubectl"], helm=bins["helm"])
