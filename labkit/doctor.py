@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import platform
 import shutil
-import socket
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from urllib.parse import urlsplit
 
 from labkit import tools
 from labkit.errors import DockerUnavailable
+from labkit.targets.engine import port_free
 from labkit.targets.kind.preflight import INOTIFY_INSTANCES, INOTIFY_WATCHES, read_int as _read_int
 
 OK, WARN, FAIL = "ok", "warn", "fail"
@@ -197,7 +197,7 @@ def _disk() -> Check:
 
 
 def _iscsi() -> Check:
-    from labkit.components.storage.options import iscsi_support
+    from labkit.targets.kernel import iscsi_support
 
     ok, why = iscsi_support()
     if ok:
@@ -287,16 +287,6 @@ def _host_tool(name: str, why: str) -> Check:
     if path:
         return Check(f"host {name}", OK, path)
     return Check(f"host {name}", WARN, f"not found; needed for {why}", f"apt-get install {name}")
-
-
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def _port(port: int) -> Check:

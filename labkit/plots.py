@@ -290,17 +290,17 @@ def storage_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None
     return _notes_below(fig, [(str(r.cell), _note(r.note)) for r in gone.itertuples(index=False)], top=110)
 
 
-def orchestration(data: pd.DataFrame) -> go.Figure:
-    """Operation times side by side, one bar group per operation (a store load or :func:`frame`)."""
+def orchestration(data: pd.DataFrame, *, order: Sequence[str] = ()) -> go.Figure:
+    """Operation times side by side, one bar group per operation (rows from the store, or
+    :func:`labkit.components.orchestration.frame`); ``order`` lists the operations first (else as they came)."""
     import pandas as pd
     import plotly.graph_objects as go
-
-    from labkit.components.orchestration.model import OPS
 
     if "orchestrator" not in data.columns:  # rows loaded from the store
         data = data.rename(columns={"component": "orchestrator", "cell": "op", "value": "seconds"})
     data = data.assign(seconds=pd.to_numeric(data["seconds"], errors="coerce"))
-    order = [op for op in OPS if op in set(data["op"])]
+    seen = list(dict.fromkeys(data["op"]))
+    order = [op for op in order if op in seen] + [op for op in seen if op not in order]
     fig = go.Figure()
     for orch, g in data.groupby("orchestrator", sort=False):
         med = g.groupby("op")["seconds"].median().reindex(order).to_list()

@@ -89,8 +89,8 @@ def cluster_config(cni: str | None = None, *, workers: int = 2, name: str | None
     return cfg
 
 
-def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None, verify: bool = True,
-              registry: bool = True, image: str | None = None, allow_cgroup_v1: bool = False,
+def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
+              verify: bool = True, registry: bool = True, image: str | None = None, allow_cgroup_v1: bool = False,
               target: KubeTarget | None = None, cfg: ClusterConfig | None = None, **chosen: str | None) -> Script:
     """Everything ``labkit up`` does, as data: explain it, golden-test it, or run it."""
     from labkit.targets.kind import plans
@@ -135,9 +135,9 @@ def tools_needed(choices: list[Choice]) -> tuple[set[str], set[str]]:
     return clis, host
 
 
-def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None, verify: bool = True,
-       registry: bool = True, allow_cgroup_v1: bool = False, runner: Runner | None = None, preflight: bool = True,
-       **chosen: str | None) -> KubeTarget:
+def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
+       verify: bool = True, registry: bool = True, allow_cgroup_v1: bool = False, runner: Runner | None = None,
+       preflight: bool = True, **chosen: str | None) -> KubeTarget:
     """Create (or reuse) a kind cluster with the chosen options (``cni=``, ``storage=``, …) installed and
     verified; returns its target. Interrupted? Run it again: finished steps are skipped."""
     from labkit.targets.kind import preflight as gate

@@ -1,11 +1,11 @@
-"""Facts about the measuring host, recorded with every run (DESIGN §5 'host')."""
+"""The *engine* target: facts about the Docker host, recorded with every run (DESIGN §5 'host')."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import platform
-import subprocess
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,14 @@ def _os_name() -> str:
 
 def fs_type(path: str | os.PathLike[str]) -> str:
     """Filesystem type of ``path`` (``stat -f -c %T``), or 'unknown'."""
+    from labkit._run import default_runner
+    from labkit.errors import LabkitError
+
     try:
-        out = subprocess.run(["stat", "-f", "-c", "%T", str(path)], capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
+        res = default_runner().run(["stat", "-f", "-c", "%T", str(path)], timeout=10, check=False, quiet=True)
+    except LabkitError:
         return "unknown"
+    return res.stdout.strip() or "unknown"
 
 
 def host_id() -> str:
@@ -83,3 +86,13 @@ def host_class(cores: int, mem_gib: float, cpu_model: str) -> str:
     """Machines of one class give comparable numbers: cores, memory (rounded), CPU model."""
     mem = int(round(mem_gib)) if mem_gib == mem_gib else 0
     return f"{cores}c-{mem}g-{hashlib.sha256(cpu_model.encode()).hexdigest()[:6]}"
+
+
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -78,7 +78,7 @@ def test_kind_rejects_a_broken_config(kind_bin: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["default", "no-cni"])
 def test_create_plan_flags_and_stdin_config_are_accepted_by_kind(kind_bin: Path, tmp_path: Path, name: str,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    from labkit.components import up as cluster
+    from labkit.targets.kind import plans
 
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))
     step = plans.create_plan(config.profile(name), kind=str(kind_bin)).steps[0]

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from labkit.bench.request import BenchRequest
+
 from tests.fakes import sdk_client
 
 from labkit.targets.kind import config, doctor, engine, tools
@@ -99,7 +101,8 @@ def test_up_installs_verifies_benchmarks_and_down_removes(cgroup_ok: None, cni: 
     """`labkit up --cni X` for real: create, registry, install, load image, verify (the plan's own checks:
     DNS, pod-to-pod across nodes, Service, NetworkPolicy as expected for X), a quick benchmark, delete."""
     from labkit import clean
-from labkit.components import up as cluster
+    from labkit.components import up as cluster
+    from labkit.targets.kind import lifecycle
     from labkit.steps import substitute
 
     if cni.startswith("cilium") and not tools.find("helm").ok:
@@ -119,7 +122,8 @@ from labkit.components import up as cluster
         assert substitute(["${ECHO0_IP}"], verify.values) != ["${ECHO0_IP}"]
         from labkit.components.network import compare as kind_bench
 
-        result = kind_bench.run_on_cluster(target, cni=cni, profile="quick", reps=2, tests=["tcp-1", "latency"])
+        result = kind_bench.run_on_cluster(target, BenchRequest("net", cni=cni, profile="quick", reps=2,
+                                                                tests=["tcp-1", "latency"]))
         rows = result.rows()
         assert {"kind-bridge", "hostnet", "pod-same-node", "pod-cross-node", "clusterip"} <= set(rows["cell"])
     finally:
@@ -132,7 +136,8 @@ def test_storage_up_proves_persistence_benchmarks_fio_and_down_removes(cgroup_ok
     """`labkit up --storage X` for real: install, the persistence proof (plan's own checks), fio through the
     harness on S0/S1/X, then delete."""
     from labkit import clean
-from labkit.components import up as cluster
+    from labkit.components import up as cluster
+    from labkit.targets.kind import lifecycle
     from labkit.components.network import compare as kind_bench
     from labkit.components.storage import options as storage
 

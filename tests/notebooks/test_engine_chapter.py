@@ -8,7 +8,6 @@ import pytest
 
 from tests.fakes import sdk_client
 
-from labkit import docker as engine
 from tests.notebooks.test_cluster_chapters import _text
 from tests.notebooks.test_notebooks import execute
 

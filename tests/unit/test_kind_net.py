@@ -396,7 +396,8 @@ def test_rows_carry_the_cni_the_cluster_and_the_ratio_to_n3(tmp_path: Path) -> N
     assert set(rows["status"]) == {"ok"} and set(rows["component"]) == {"calico"}
     assert set(rows["target"]) == {"kind"} and set(rows["k8s_version"]) == {"v1.36.1"}
     assert set(rows["n_nodes"]) == {3}
-    assert json.loads(rows["component_config"].iloc[0]) == {"cni": "calico", "version": network_options.option("calico").version}
+    pinned = network_options.option("calico").version
+    assert json.loads(rows["component_config"].iloc[0]) == {"cni": "calico", "version": pinned}
     assert set(rows["component_version"]) == {network_options.option("calico").version}  # the pinned CNI version
     cross = rows[(rows.cell == "pod-cross-node") & (rows.metric == "throughput_bps")]
     assert (cross["baseline_cell"] == "hostnet").all() and (cross["ratio_to_baseline"] == 1.0).all()

@@ -29,7 +29,7 @@ from tests.unit.test_kind_net import KUBECONFIG_LAB
 from labkit.bench.plan import catalog, plan
 from labkit._run import Result
 from labkit.bench import harness as runner, kube, storage
-from labkit.components.network import compare as kind, kube_cells as kind_net
+from labkit.components.network import kube_cells as kind_net
 from labkit.components.storage import compare as kind_sto, kube_cells as kind_storage
 from labkit.bench.store import Store
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable

@@ -481,7 +481,7 @@ def test_timings_become_tidy_rows_the_store_keeps(tmp_path: Path) -> None:
 
 
 def test_the_chart_puts_orchestrators_side_by_side_in_operation_order() -> None:
-    fig = plots.orchestration(orchestrate.frame(_results()))
+    fig = plots.orchestration(orchestrate.frame(_results()), order=orchestrate.OPS)
     assert [t.name for t in fig.data] == ["swarm", "kubernetes"]
     assert list(fig.data[0].x) == ["deploy", "kill_replica"] and list(fig.data[0].y) == [1.4, pytest.approx(6.2)]
     assert list(fig.data[1].text) == ["failed", ""]  # failed where it failed, nothing where it did not run
@@ -491,5 +491,5 @@ def test_the_chart_reads_rows_loaded_from_the_store() -> None:
     import pandas as pd
 
     rows = pd.DataFrame(orchestrate.rows(_results()[:3], run_id="r"))
-    fig = plots.orchestration(rows)
+    fig = plots.orchestration(rows, order=orchestrate.OPS)
     assert [t.name for t in fig.data] == ["swarm"] and list(fig.data[0].x) == ["deploy", "kill_replica"]

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.components import up as cluster
-from labkit.targets.kind import config, lifecycle, plans, preflight
+from labkit.targets.kind import config, plans
 from labkit._run import Cmd, Result
 from labkit.errors import CommandError
 from labkit.steps import Plan, Step, StepFailed

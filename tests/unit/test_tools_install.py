@@ -25,6 +25,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from labkit import downloads, tools
+from labkit import releases
 from labkit.errors import ChecksumMismatch, DownloadFailed, LabkitError
 from labkit.versions import pins
 
@@ -322,7 +323,7 @@ def test_labkit_does_not_install_docker() -> None:
     (f"{'12' * 32}  _dist/kind-linux-amd64\n", "12" * 32),
 ])
 def test_published_sha256_reads_both_formats(text: str, digest: str) -> None:
-    assert tools.published_sha256(text, "kind-linux-amd64") == digest
+    assert releases.published_sha256(text, "kind-linux-amd64") == digest
 
 
 def test_mirrored_keeps_upstreams_path() -> None:

@@ -202,7 +202,7 @@ def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> NetPair:
             docker.exec_in(srv, cmd, timeout=10)
         pair = NetPair(cell, cli, srv, f"10.213.{k}.2", no_shaping_reason="its client is in the host namespace")
     elif name == "host":
-        from labkit.doctor import port_free
+        from labkit.targets.engine import port_free
 
         ports = [p for p in range(15201, 15400) if port_free(p)][:2]
         srv, cli = _boxes(scope, image, name, network_mode="host")

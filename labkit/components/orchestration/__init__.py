@@ -37,6 +37,6 @@ from labkit.components.orchestration.swarm import SwarmOrchestrator
 
 COMPONENT = Component("orchestration", "Orchestration", "02-orchestration")
 
-__all__ = ["App", "COMPONENT", "KubernetesOrchestrator", "OPS", "OpResult", "Operation", "Orchestrator", "Replica",
-           "SERVE", "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests", "parse_pods", "parse_probe",
-           "perform", "rows", "write_run"]
+__all__ = ["App", "COMPONENT", "KubernetesOrchestrator", "OPS", "OpResult", "Operation", "Orchestrator",
+           "Replica", "SERVE", "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests",
+           "parse_pods", "parse_probe", "perform", "rows", "write_run"]

@@ -27,6 +27,7 @@ from labkit.components.base import NotInstalled, Option, Options, load_values, p
 from labkit.components.kube import rollout_step as _rollout
 from labkit.components.storage import verify as verify_mod
 from labkit.errors import BadInput, Unavailable
+from labkit.targets.kernel import iscsi_support
 from labkit.steps import Plan, Step
 from labkit.targets.kind.config import ClusterConfig, node_image
 from labkit.targets.kube import KubeTarget
@@ -191,22 +192,6 @@ class Longhorn(StorageOption):
             Step("Uninstall the Helm release", Cmd(target.helm("uninstall", "longhorn", "--namespace",
                                                                "longhorn-system", "--ignore-not-found")),
                  timeout=600))
-
-
-def iscsi_support() -> tuple[bool, str]:
-    """Does the host kernel offer iSCSI to kind nodes (they share it)? Linux only."""
-    import platform
-    from pathlib import Path
-
-    if platform.system() != "Linux":
-        return False, f"{platform.system()}: Docker Desktop's VM kernel is not known to carry iscsi_tcp"
-    if Path("/sys/module/iscsi_tcp").exists():
-        return True, "iscsi_tcp loaded"
-    release = platform.release()
-    mods = Path("/lib/modules") / release
-    if mods.is_dir() and any(mods.rglob("iscsi_tcp.ko*")):
-        return True, f"iscsi_tcp available as a module for {release} (loaded on first use)"
-    return False, f"kernel {release} has no iscsi_tcp (not loaded, no module under {mods})"
 
 
 def _elsewhere(name: str, title: str, why: str) -> NotInstalled:

@@ -98,7 +98,7 @@ def resolve_tools(extra: Iterable[str] = (), host: Iterable[str] = ("docker",), 
 def registry_port_ok() -> None:
     """The local registry's host port is free, or already held by the registry itself."""
     from labkit import docker
-    from labkit.doctor import port_free
+    from labkit.targets.engine import port_free
     from labkit.targets.kind.plans import registry_pin
 
     name, port = str(registry_pin()["name"]), int(registry_pin()["host_port"])

@@ -16,8 +16,16 @@ DNS round-robin endpoints and host-mode ports; without ESP, overlays are unencry
 from __future__ import annotations
 
 from labkit.targets.swarm.dind import OVERLAY, DindSwarm, NodeFailed
-from labkit.targets.swarm.kernel import KernelFeatures, daemon_kernel_features, kernel_features
-from labkit.targets.swarm.local import GWBRIDGE, Leftover, LocalSwarm, SwarmNotOurs, leftovers, local_state, remove_leftover
+from labkit.targets.kernel import KernelFeatures, daemon_kernel_features, kernel_features
+from labkit.targets.swarm.local import (
+    GWBRIDGE,
+    Leftover,
+    LocalSwarm,
+    SwarmNotOurs,
+    leftovers,
+    local_state,
+    remove_leftover,
+)
 
-__all__ = ["GWBRIDGE", "OVERLAY", "KernelFeatures", "kernel_features", "daemon_kernel_features", "LocalSwarm", "DindSwarm", "SwarmNotOurs",
-           "NodeFailed", "Leftover", "leftovers", "remove_leftover", "local_state"]
+__all__ = ["GWBRIDGE", "OVERLAY", "KernelFeatures", "kernel_features", "daemon_kernel_features", "LocalSwarm",
+           "DindSwarm", "SwarmNotOurs", "NodeFailed", "Leftover", "leftovers", "remove_leftover", "local_state"]

@@ -8,16 +8,16 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from labkit import docker, images
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
 from labkit.log import log
 from labkit.versions import tools_image
 
-if TYPE_CHECKING:
-    from docker.models.containers import Container
-from labkit.targets.swarm.kernel import KernelFeatures, daemon_kernel_features
+from labkit.targets.kernel import KernelFeatures, daemon_kernel_features
+
+Container = Any  # a container from labkit.docker (the SDK's model object, which only the door imports)
 
 OVERLAY = "labkit-apps"          # the app network inside a DinD swarm (each swarm is its own world)
 GWBRIDGE = "docker_gwbridge"     # made by `docker swarm init`, left behind by `docker swarm leave`

@@ -17,7 +17,7 @@ from labkit.versions import tools_image
 
 if TYPE_CHECKING:
     pass
-from labkit.targets.swarm.kernel import KernelFeatures, daemon_kernel_features
+from labkit.targets.kernel import KernelFeatures, daemon_kernel_features
 
 GWBRIDGE = "docker_gwbridge"     # made by `docker swarm init`, left behind by `docker swarm leave`
 

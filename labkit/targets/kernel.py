@@ -1,4 +1,4 @@
-"""Which Swarm features this kernel offers: IPVS for VIP services and the routing mesh, ESP for encrypted overlays."""
+"""What this host's kernel offers the lab: IPVS and ESP for Swarm, iSCSI for Longhorn, br_netfilter for Flannel."""
 
 from __future__ import annotations
 
@@ -109,3 +109,19 @@ def daemon_kernel_features() -> KernelFeatures:
 
 
 # --- the swarm on the local daemon -------------------------------------------------------------------------
+
+
+def iscsi_support() -> tuple[bool, str]:
+    """Does the host kernel offer iSCSI to kind nodes (they share it)? Linux only."""
+    import platform
+    from pathlib import Path
+
+    if platform.system() != "Linux":
+        return False, f"{platform.system()}: Docker Desktop's VM kernel is not known to carry iscsi_tcp"
+    if Path("/sys/module/iscsi_tcp").exists():
+        return True, "iscsi_tcp loaded"
+    release = platform.release()
+    mods = Path("/lib/modules") / release
+    if mods.is_dir() and any(mods.rglob("iscsi_tcp.ko*")):
+        return True, f"iscsi_tcp available as a module for {release} (loaded on first use)"
+    return False, f"kernel {release} has no iscsi_tcp (not loaded, no module under {mods})"
