@@ -18,6 +18,27 @@ from labkit.errors import (  # noqa: E402
 
 
 
+#: The modules notebooks and scripts may import (``from labkit import network, bench, plots``): the
+#: public API. Everything else may move; tests/notebooks check that chapters use only these.
+PUBLIC = {
+    "bench": "labkit.bench", "plots": "labkit.plots", "widgets": "labkit.widgets", "chapters": "labkit.chapters",
+    "doctor": "labkit.doctor", "clean": "labkit.clean", "clusters": "labkit.clusters", "images": "labkit.images",
+    "replay": "labkit.targets.replay", "swarm": "labkit.targets.swarm", "errors": "labkit.errors",
+    "versions": "labkit.versions", "tools": "labkit.tools", "manifests": "labkit.manifests",
+    "engine": "labkit.components.engine", "orchestration": "labkit.components.orchestration",
+    "network": "labkit.components.network", "storage": "labkit.components.storage",
+}
+
+
+def __getattr__(name: str) -> object:
+    """``from labkit import network`` imports the public module on first use (``import labkit`` stays light)."""
+    import importlib
+
+    if name in PUBLIC:
+        return importlib.import_module(PUBLIC[name])
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+
+
 def connect(context: str | None = None, kubeconfig: str | None = None) -> object:
     """Attach to an existing cluster (see :func:`labkit.components.connect.connect`): verify and benchmark it."""
     from labkit.components import connect as connecting

@@ -123,6 +123,7 @@ class Plan:
     title: str
     steps: list[Step] = field(default_factory=list)
     values: dict[str, str] = field(default_factory=dict)  # what steps captured in the last run
+    part: str = ""  # what the plan belongs to in a Script ("kind", "network", "storage", …)
 
     def add(self, *steps: Step) -> Plan:
         self.steps.extend(steps)

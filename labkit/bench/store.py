@@ -111,7 +111,12 @@ class RunWriter:
 class Store:
     """All runs under one directory."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        """``root`` defaults to the lab's results store (``LABKIT_RESULTS`` or ``results/``)."""
+        if root is None:
+            from labkit.paths import results_dir
+
+            root = results_dir()
         self.root = Path(root)
 
     @property

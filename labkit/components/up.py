@@ -20,7 +20,7 @@ from labkit.components.base import Component, Option
 from labkit.errors import BadInput, LabkitError
 from labkit.log import log
 from labkit.paths import atomic_write
-from labkit.steps import Script
+from labkit.steps import Plan, Script
 from labkit.targets.kind.config import ClusterConfig
 from labkit.targets.kind.lifecycle import check_existing, existing_clusters, saved_config_path
 from labkit.targets.kube import KubeTarget
@@ -104,25 +104,30 @@ def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = No
         ch.option.check_config(cfg)
     target = target or KubeTarget.for_kind(cfg.name)
     image = image or tools_image()
-    net = choices[0].option
-    out = [p for ch in choices for p in ch.option.before_create(cfg)]
-    out.append(plans.create_plan(cfg, kind=target.kind, kubectl=target.kubectl_bin))
+    net = choices[0]
+    out = [_part(p, ch.component.name) for ch in choices for p in ch.option.before_create(cfg)]
+    out.append(_part(plans.create_plan(cfg, kind=target.kind, kubectl=target.kubectl_bin), "kind"))
     if registry:
-        out.append(plans.registry_plan(cfg, target))
-    out.append(net.install(target, cfg))
-    if verify and net.name != "none":
-        out.append(plans.load_images_plan(target, [image]))
-        check = net.verify(target, image=image, cfg=cfg)
+        out.append(_part(plans.registry_plan(cfg, target), "kind"))
+    out.append(_part(net.option.install(target, cfg), net.component.name))
+    if verify and net.option.name != "none":
+        out.append(_part(plans.load_images_plan(target, [image]), "kind"))
+        check = net.option.verify(target, image=image, cfg=cfg)
         if check is not None:
-            out.append(check)
+            out.append(_part(check, net.component.name))
     for ch in choices[1:]:
-        out.append(ch.option.install(target, cfg))
+        out.append(_part(ch.option.install(target, cfg), ch.component.name))
         if verify:
             check = ch.option.verify(target, image=image, cfg=cfg)
             if check is not None:
-                out.append(check)
+                out.append(_part(check, ch.component.name))
     title = "labkit up " + " ".join(f"--{ch.flag} {ch.option.name}" for ch in choices)
     return Script(f"{title}: cluster {cfg.name} with " + " and ".join(ch.option.title for ch in choices), out)
+
+
+def _part(plan: Plan, part: str) -> Plan:
+    plan.part = part
+    return plan
 
 
 def tools_needed(choices: list[Choice]) -> tuple[set[str], set[str]]:

@@ -8,13 +8,8 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from labkit import docker
-
-
-if TYPE_CHECKING:
-    pass
 
 
 # --- what this kernel can do -------------------------------------------------------------------------------
@@ -100,7 +95,13 @@ def _config_values(path: Path, keys: Sequence[str]) -> dict[str, str]:
 
 
 def daemon_kernel_features() -> KernelFeatures:
-    """:func:`kernel_features` of the kernel the Docker daemon runs on (and its containers, and DinD nodes)."""
+    """:func:`kernel_features` of the kernel the Docker daemon runs on (and its containers, and DinD nodes).
+
+    Without a reachable daemon (Binder, replay) this machine's own kernel is read, and the basis says so."""
+    if not docker.available():
+        found = kernel_features()
+        return KernelFeatures(found.ipvs, found.esp, f"no Docker daemon answers: {found.basis} (this machine's own "
+                                                     "kernel; a daemon elsewhere may differ)")
     theirs = str(docker.info().get("KernelVersion", ""))
     if theirs and theirs != platform.release():
         return KernelFeatures(None, None, f"the Docker daemon runs kernel {theirs}, not this one: its features "

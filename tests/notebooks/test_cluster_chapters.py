@@ -27,7 +27,7 @@ def _text(nb: object) -> str:
     ("flannel", ["docker cp", "/opt/cni/bin/bridge", "The policy is NOT enforced"]),
 ])
 def test_network_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, cni: str, expect: list[str]) -> None:
-    nb = execute("03-network", tmp_path, cni=cni, live="no")
+    nb = execute("03-network", tmp_path, cni=cni, mode="replay")
     text = _text(nb)
     assert "plan only:" in text
     for needle in expect:
@@ -41,7 +41,7 @@ def test_network_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, cn
 ])
 def test_storage_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, option: str,
                                                                expect: list[str]) -> None:
-    nb = execute("04-storage", tmp_path, storage=option, live="no")
+    nb = execute("04-storage", tmp_path, storage=option, mode="replay")
     text = _text(nb)
     assert "plan only:" in text and "Rook-Ceph" in text
     for needle in expect:
@@ -52,4 +52,4 @@ def test_storage_benchmark_offers_each_storage_class_on_kind(tmp_path: Path) -> 
     nb = execute("11-bench-storage", tmp_path, target="kind", mode="replay", storage_options="openebs,longhorn")
     text = _text(nb)
     assert "cells [hostfs-docker, local-path, openebs-hostpath, longhorn]" in text
-    assert "no recorded kind storage run yet" in text  # honest about what it replays
+    assert "no kind storage recording ships yet" in text  # honest about what it replays

@@ -38,7 +38,7 @@ def test_engine_chapter_replays_the_recorded_full_run(tmp_path: Path) -> None:
 
 def test_orchestration_chapter_swarm_half_runs_times_every_operation_and_cleans_up(docker_ready: None,
                                                                                    tmp_path: Path) -> None:
-    nb = execute("02-orchestration", tmp_path, orchestrator="swarm", live="yes", out_dir=str(tmp_path / "store"))
+    nb = execute("02-orchestration", tmp_path, orchestrator="swarm", mode="live", out_dir=str(tmp_path / "store"))
     text = _text(nb)
     assert "dnsrr" in text or "vip" in text                       # the kernel decided the endpoint mode
     assert "Kubernetes half not run" in text                       # and said why the other half did not run
@@ -55,5 +55,5 @@ def test_orchestration_chapter_swarm_half_runs_times_every_operation_and_cleans_
 
 
 def test_orchestration_chapter_shows_both_plans_without_running(tmp_path: Path) -> None:
-    text = _text(execute("02-orchestration", tmp_path, live="no"))
+    text = _text(execute("02-orchestration", tmp_path, mode="replay"))
     assert "docker service create" in text and "kubectl --kubeconfig" in text

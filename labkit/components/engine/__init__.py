@@ -33,3 +33,18 @@ def _suites() -> list[Any]:
 
 
 COMPONENT = Component("engine", "Container engine", "01-engine", suites=_suites)
+
+#: Public names of this component and the module that defines each (imported on first use).
+_EXPORTS = {name: "inside" for name in ("OVERLAY_SCRIPT", "namespaces", "namespaces_commands", "cgroup_limits",
+                                        "overlay_write", "image_anatomy", "engine_stack",
+                                        "node_containers")}
+_EXPORTS.update({name: "start_cells" for name in ("CELLS", "run_argv", "load_times", "load_commands",
+                                                 "engine_image_size")})
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

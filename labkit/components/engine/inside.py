@@ -144,3 +144,10 @@ def engine_stack() -> Any:
             {"piece": "cgroup driver / version",
              "version": f"{info.get('CgroupDriver')} / v{info.get('CgroupVersion')}"}]
     return pd.DataFrame(rows)
+
+
+def node_containers(node: str) -> str:
+    """``crictl ps`` inside a kind node: the same containers, seen by containerd without Docker."""
+    from labkit._run import default_runner
+
+    return default_runner().run(["docker", "exec", node, "crictl", "ps"], timeout=60, check=False).stdout

@@ -52,6 +52,9 @@ COMPONENT = Component("network", "Network (CNI)", "03-network", options=_options
                       suites=_suites)
 
 
+_MODULES = ("options", "calico", "cilium", "flannel", "verify", "detect", "engine_cells", "swarm_cells", "kube_cells",
+            "compare")
+
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
     "OPTIONS": "options",
@@ -73,6 +76,7 @@ _EXPORTS = {
     "run_on_cluster": "compare",
     "summary": "compare",
     "detect_cni": "detect",
+    "cell_manifests": "kube_cells",
     "CNI_DAEMONSETS": "detect",
 }
 
@@ -81,6 +85,8 @@ def __getattr__(name: str) -> Any:
     """``network.option``, ``network.compare_…`` … without importing every module up front."""
     import importlib
 
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)

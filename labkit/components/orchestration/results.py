@@ -50,8 +50,7 @@ def write_run(results: Sequence[OpResult], *, orchestrators: Sequence[Orchestrat
     from labkit.paths import results_dir
 
     st = store if isinstance(store, Store) else Store(store or results_dir())
-    docker = docker.available()
-    facts = host.facts(docker_version=docker.server_version() if docker else None)
+    facts = host.facts(docker_version=docker.server_version() if docker.available() else None)
     configs = {o.name: o.config() for o in orchestrators}
     targets = {o.name: ("engine" if o.name == "swarm" else
                         "kind" if getattr(getattr(o, "target", None), "kind_cluster", None) else "cluster")

@@ -62,6 +62,8 @@ COMPONENT = Component("storage", "Storage", "04-storage", options=_options, up_f
                       suites=_suites)
 
 
+_MODULES = ("options", "verify", "engine_cells", "kube_cells", "kube_objects", "classes", "compare")
+
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
     "OPTIONS": "options",
@@ -85,6 +87,8 @@ def __getattr__(name: str) -> Any:
     """``storage.option``, ``storage.compare_…`` … without importing every module up front."""
     import importlib
 
+    if name in _MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
