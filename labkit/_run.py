@@ -16,6 +16,7 @@ from typing import Protocol
 
 from labkit.errors import CommandError, ToolMissing
 from labkit.log import log
+from labkit.redact import MASK, is_secret_name
 
 DEFAULT_TIMEOUT = 120.0
 
@@ -48,8 +49,8 @@ class Cmd:
     env: Mapping[str, str] = field(default_factory=dict)
 
     def shell(self) -> str:
-        """The command as one line a person can paste into a shell."""
-        prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in self.env.items())
+        """The command as one line a person can paste into a shell (secret values masked)."""
+        prefix = " ".join(f"{k}={MASK if is_secret_name(k) else shlex.quote(v)}" for k, v in self.env.items())
         line = shlex.join(self.argv)
         return f"{prefix} {line}" if prefix else line
 

@@ -13,6 +13,9 @@ class LabkitError(Exception):
     """Base class. ``fix`` is a one-line suggestion shown after the message."""
 
     def __init__(self, message: str, *, fix: str | None = None) -> None:
+        from labkit.redact import redact
+
+        message, fix = redact(message), (redact(fix) if fix else fix)
         self.message = message
         self.fix = fix
         super().__init__(f"{message}\nFix: {fix}" if fix else message)
@@ -39,17 +42,19 @@ class CommandError(LabkitError):
         timeout: float | None = None,
         fix: str | None = None,
     ) -> None:
-        self.argv = list(argv)
+        from labkit.redact import redact
+
+        self.argv = [redact(str(a)) for a in argv]
         self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
+        self.stdout = redact(stdout)
+        self.stderr = redact(stderr)
         self.timeout = timeout
         cmd = shlex.join(self.argv)
         if timeout is not None:
             head = f"command timed out after {timeout:g} s: {cmd}"
         else:
             head = f"command failed with exit code {returncode}: {cmd}"
-        tail = _tail(stderr) or _tail(stdout)
+        tail = _tail(self.stderr) or _tail(self.stdout)
         super().__init__(head + (f"\n--- output (last lines) ---\n{tail}" if tail else ""), fix=fix)
 
 

@@ -1,8 +1,10 @@
-"""One logging door: lines go to stdout so notebooks and papermill logs show progress."""
+"""One logging door: lines go to stdout so notebooks and papermill logs show progress (secrets masked)."""
 
 from __future__ import annotations
 
 import sys
+
+from labkit.redact import redact
 
 _quiet = False
 
@@ -10,7 +12,7 @@ _quiet = False
 def log(message: str) -> None:
     """Print one progress line (flushed, so papermill --log-output shows it live)."""
     if not _quiet:
-        print(message, file=sys.stdout, flush=True)
+        print(redact(message), file=sys.stdout, flush=True)
 
 
 def set_quiet(quiet: bool) -> None:

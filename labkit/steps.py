@@ -25,6 +25,7 @@ from typing import Any
 from labkit._run import Cmd, Runner, default_runner
 from labkit.errors import CommandError, LabkitError
 from labkit.log import log
+from labkit.redact import MASK, is_secret_name, redact
 
 
 @dataclass(frozen=True)
@@ -39,13 +40,18 @@ class Step:
     ok_codes: tuple[int, ...] = (0,)  # exit codes that mean success (e.g. (7, 28): the connection was blocked)
     retries: int = 1  # attempts until the exit code is in ok_codes (eventual effects: policy programming)
     retry_delay: float = 2.0
-    expect: str = ""  # what success looks like, when it is not plain "exit 0"
+    expect: str = ""  # what success looks like, in words (shown); ``expect_match`` makes it a check
+    expect_match: str | None = None  # a regex stdout must contain (``${VAR}`` filled in) for the step to pass
+    capture_match: str | None = None  # a regex the whole captured value must match before later steps use it
     fix: str = ""  # what to do when this step fails (else the cause's own fix)
     source: str = ""  # the upstream doc or file this step follows, at the pinned version (DESIGN §6.7)
 
     def __post_init__(self) -> None:
         if self.capture is not None and not _VAR.fullmatch("${" + self.capture + "}"):
             raise ValueError(f"capture name {self.capture!r} must be UPPER_CASE")
+        for pattern in (self.expect_match, self.capture_match):
+            if pattern is not None:
+                re.compile(pattern)  # a bad pattern is a plan bug: fail when the plan is built
 
     def explain(self) -> str:
         line = shell(self.cmd)
@@ -70,6 +76,10 @@ class Step:
             out["capture"] = self.capture
         if self.ok_codes != (0,) or self.retries != 1:
             out["ok_codes"], out["retries"] = list(self.ok_codes), self.retries
+        if self.expect_match is not None:
+            out["expect_match"] = self.expect_match
+        if self.capture_match is not None:
+            out["capture_match"] = self.capture_match
         return out
 
 
@@ -84,8 +94,8 @@ def shell(cmd: Cmd) -> str:
             out.append(f'"{arg}"')
         else:
             out.append(shlex.quote(arg))
-    prefix = " ".join(f"{k}={shlex.quote(v)}" for k, v in cmd.env.items())
-    return (prefix + " " if prefix else "") + " ".join(out)
+    prefix = " ".join(f"{k}={MASK if is_secret_name(k) else shlex.quote(v)}" for k, v in cmd.env.items())
+    return redact((prefix + " " if prefix else "") + " ".join(out))
 
 
 def substitute(argv: Sequence[str], values: dict[str, str]) -> list[str]:
@@ -160,7 +170,15 @@ class Plan:
                 log(f"✗ {step.title} ({elapsed:.1f} s)")
                 raise StepFailed(step, exc, _diagnose(run, step.diagnose)) from exc
             if step.capture:
-                self.values[step.capture] = out.strip()
+                value = out.strip()
+                if step.capture_match is not None and not re.fullmatch(step.capture_match, value):
+                    elapsed = clock() - t0
+                    log(f"✗ {step.title} ({elapsed:.1f} s)")
+                    bad = CommandError(substitute(step.cmd.argv, self.values), 0, out,
+                                       f"captured {step.capture}={value[:200]!r}, which does not match "
+                                       f"{step.capture_match!r}" + (f" ({step.expect})" if step.expect else ""))
+                    raise StepFailed(step, bad, _diagnose(run, step.diagnose))
+                self.values[step.capture] = value
             results.append(StepResult(step, "done", clock() - t0))
             log(f"✓ {step.title} ({results[-1].elapsed_s:.1f} s)" + (f": {out.strip()[:200]}" if out.strip()
                                                                         and (step.capture or step.expect) else ""))
@@ -170,19 +188,22 @@ class Plan:
 def _attempt(run: Runner, step: Step, values: dict[str, str], sleep: Callable[[float], None]) -> str:
     """Run a step's command until its exit code is one it accepts; return its stdout."""
     argv = substitute(step.cmd.argv, values)
+    pattern = substitute([step.expect_match], {k: re.escape(v) for k, v in values.items()})[0] \
+        if step.expect_match is not None else None
     res = None
     for i in range(max(1, step.retries)):
         if i:
             sleep(step.retry_delay)
         res = run.run(argv, stdin=step.cmd.stdin, env=dict(step.cmd.env), timeout=step.timeout,
-                      check=step.ok_codes == (0,) and step.retries == 1)
-        if res.returncode in step.ok_codes:
+                      check=step.ok_codes == (0,) and step.retries == 1 and pattern is None)
+        if res.returncode in step.ok_codes and (pattern is None or re.search(pattern, res.stdout)):
             return res.stdout
     assert res is not None
     want = step.expect or f"exit code in {list(step.ok_codes)}"
+    got = f"exit {res.returncode}" + (f", output {res.stdout.strip()[-300:]!r} does not match {pattern!r}"
+                                      if pattern is not None and res.returncode in step.ok_codes else "")
     raise CommandError(argv, res.returncode, res.stdout,
-                       res.stderr + f"\nexpected: {want}; got exit {res.returncode} "
-                       f"after {max(1, step.retries)} attempt(s)")
+                       res.stderr + f"\nexpected: {want}; got {got} after {max(1, step.retries)} attempt(s)")
 
 
 def _holds(run: Runner, check: Cmd, values: dict[str, str]) -> bool:

@@ -75,7 +75,7 @@ def test_persistence_verify_creates_the_consumer_before_waiting_for_bound() -> N
     kinds = [d["kind"] for d in yaml.safe_load_all(create.cmd.stdin or "")]
     assert kinds == ["Namespace", "PersistentVolumeClaim", "Pod"]
     check = plan.steps[titles.index("The data survived: the file still matches its checksum")]
-    assert substitute(check.cmd.argv, {"SUM": "ab12"})[-1] == "echo ab12  /data/ab12 | sha256sum -c"
+    assert substitute(check.cmd.argv, {"SUM": "ab12"})[-3:] == ['echo "$1  /data/$1" | sha256sum -c', "sh", "ab12"]
     assert "REPLICAS" not in [s.capture for s in plan.steps]
 
 
@@ -85,14 +85,29 @@ def test_longhorn_verify_reports_the_replica_count() -> None:
     assert "volumes.longhorn.io" in step.cmd.argv and "${PV}" in step.cmd.argv
 
 
+SUM = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+
+
 def test_the_verify_runs_in_order_and_substitutes_what_it_captured() -> None:
-    fake = Fake({("logs", "-n", "labkit-verify-storage", "writer"): (0, "9f86d0\n"),
+    fake = Fake({("logs", "-n", "labkit-verify-storage", "writer"): (0, SUM + "\n"),
                  ("jsonpath={.spec.volumeName}",): (0, "pvc-123")})
     plan = storage.option("longhorn").verify(KubeTarget.for_kind("labkit"), image=IMAGE)
     plan.run(fake)
-    assert plan.values == {"SUM": "9f86d0", "PV": "pvc-123", "REPLICAS": ""}
-    assert fake.argvs()[-3][-3:] == ["sh", "-c", "echo 9f86d0  /data/9f86d0 | sha256sum -c"]
-    assert "pvc-123" in fake.argvs()[-2]
+    assert plan.values == {"SUM": SUM, "PV": "pvc-123", "REPLICAS": ""}
+    assert fake.argvs()[-3][-5:] == ["sh", "-c", 'echo "$1  /data/$1" | sha256sum -c', "sh", SUM]  # an argument,
+    assert "pvc-123" in fake.argvs()[-2]                                        # never spliced into the script
+
+
+@pytest.mark.parametrize("logs", ["9f86d0", "$(rm -rf /)", SUM + "; reboot", ""])
+def test_a_writer_log_that_is_not_a_sha256_stops_the_verify_before_it_is_used(logs: str) -> None:
+    from labkit.steps import StepFailed
+
+    fake = Fake({("logs", "-n", "labkit-verify-storage", "writer"): (0, logs + "\n"),
+                 ("jsonpath={.spec.volumeName}",): (0, "pvc-123")})
+    plan = storage.option("local-path").verify(KubeTarget.for_kind("labkit"), image=IMAGE)
+    with pytest.raises(StepFailed, match="does not match"):
+        plan.run(fake)
+    assert not any("sha256sum -c" in " ".join(a) for a in fake.argvs())
 
 
 @pytest.mark.parametrize("minor", MINORS)

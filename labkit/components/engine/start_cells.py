@@ -180,7 +180,7 @@ def open_cell(name: str, scope: Any, ctx: dict[str, Any]) -> StartSession:
             raise Unavailable("containerd: no ctr CLI or containerd socket found",
                               fix="apt-get install containerd (ctr comes with it); Docker Desktop keeps containerd "
                                   "inside its VM")
-        runner.run(["sh", "-c", f"docker save {shlex.quote(image)} | ctr --address {sock} --namespace "
+        runner.run(["sh", "-c", f"docker save {shlex.quote(image)} | ctr --address {shlex.quote(sock)} --namespace "
                     f"{CTR_NAMESPACE} images import -"], timeout=300, quiet=True)
         session.cleanup.append(["ctr", "--address", sock, "--namespace", CTR_NAMESPACE, "images", "rm",
                                 f"docker.io/{image}"])
@@ -194,8 +194,8 @@ def load_commands(image: str) -> dict[str, list[str]]:
     """How an image built by dockerd reaches each other engine (no registry): the commands timed below."""
     sock = containerd_socket() or CONTAINERD_SOCKETS[0]
     return {"podman": ["sh", "-c", f"docker save {shlex.quote(image)} | podman load -q"],
-            "containerd": ["sh", "-c", f"docker save {shlex.quote(image)} | ctr --address {sock} --namespace "
-                           f"{CTR_NAMESPACE} images import -"],
+            "containerd": ["sh", "-c", f"docker save {shlex.quote(image)} | ctr --address {shlex.quote(sock)} "
+                                       f"--namespace {CTR_NAMESPACE} images import -"],
             "kind node (containerd)": ["kind", "load", "docker-image", image, "--name", "labkit"]}
 
 

@@ -195,8 +195,9 @@ def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> NetPair:
         pid, k = docker.attrs(srv)["State"]["Pid"], _octet(scope.session, "veth")
         host_end, ns_end = f"lkv{sid}a", f"lkv{sid}b"
         scope.adopt(HostLink(host_end))
-        hoststate.host_exec(["sh", "-ec", f"ip link add {host_end} type veth peer name {ns_end} netns {pid}; "
-                             f"ip addr add 10.213.{k}.1/30 dev {host_end}; ip link set {host_end} up"])
+        for argv in (["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end, "netns", str(pid)],
+                     ["ip", "addr", "add", f"10.213.{k}.1/30", "dev", host_end], ["ip", "link", "set", host_end, "up"]):
+            hoststate.host_exec(argv)  # argv, no shell: nothing is spliced into a command line
         for cmd in (["ip", "addr", "add", f"10.213.{k}.2/30", "dev", ns_end], ["ip", "link", "set", ns_end, "up"],
                     ["ip", "link", "set", "lo", "up"]):
             docker.exec_in(srv, cmd, timeout=10)
@@ -216,8 +217,9 @@ def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> NetPair:
         parent, k = f"lkp{sid}{name[0]}", _octet(scope.session, name)
         scope.adopt(HostLink(parent))
         try:
-            hoststate.host_exec(["sh", "-ec", f"ip link add {parent} type veth peer name {parent}x; "
-                                 f"ip link set {parent} up; ip link set {parent}x up"])
+            for argv in (["ip", "link", "add", parent, "type", "veth", "peer", "name", f"{parent}x"],
+                         ["ip", "link", "set", parent, "up"], ["ip", "link", "set", f"{parent}x", "up"]):
+                hoststate.host_exec(argv)
         except Exception as exc:  # noqa: BLE001 - classified below
             raise (_unsupported(exc, name, "veth") or exc) from exc
         opts = {"parent": parent, **({"ipvlan_mode": "l2"} if name == "ipvlan" else {})}

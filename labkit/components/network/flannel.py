@@ -57,7 +57,8 @@ class Flannel(NetworkOption):
                  check=Cmd(("tar", "-tzf", path, "./bridge")), timeout=300),
             Step("Download the checksum the release publishes beside it",
                  Cmd(("curl", "-fsSL", "-o", f"{path}.sha256", f"{url}.sha256")), timeout=60),
-            Step("Verify the download against it", Cmd(("sh", "-c", f'cd "{cache}" && sha256sum -c {tgz}.sha256')),
+            Step("Verify the download against it",
+                 Cmd(("sh", "-c", 'cd "$1" && sha256sum -c "$2"', "sh", str(cache), f"{tgz}.sha256")),
                  why="on macOS: `shasum -a 256 -c`"),
             Step("Extract the bridge plugin", Cmd(("tar", "-xzf", path, "-C", str(cache), "./bridge")), timeout=60))
         for node in nodes:

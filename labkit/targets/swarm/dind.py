@@ -12,6 +12,7 @@ from typing import Any
 
 from labkit import docker, images
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit import redact
 from labkit.log import log
 from labkit.versions import tools_image
 
@@ -214,6 +215,7 @@ class DindSwarm:
         addr = docker.ip_on(self._containers[self.manager], self.bridge)
         self._exec(self.manager, ["swarm", "init", "--advertise-addr", addr])
         token = self._exec(self.manager, ["swarm", "join-token", "-q", "worker"], quiet=True).strip()
+        redact.register(token)  # a join token lets any machine join the swarm: never shown
         for node in self.node_names[1:]:
             self._exec(node, ["swarm", "join", "--token", token, f"{addr}:2377"],
                        shown=["swarm", "join", "--token", "<worker join token>", f"{addr}:2377"])
