@@ -5,7 +5,14 @@ kind clusters named ``labkit*``; host state the benchmarks make (veth links,
 network namespaces, loop devices), found by their ``lk`` name prefix; and a swarm on
 the local daemon, only if labkit initialised it (then ``docker_gwbridge`` too).
 DinD swarm nodes are labelled containers, removed with their volumes.
-The base image (``debian:bookworm-slim``) is kept: it is shared and costly to rebuild.
+
+The lab's built images are kept unless asked for (``images=True``, ``labkit clean --images``): a trainer
+who pre-built them for an offline room must not lose them to what looks like a reset. The base image
+(``debian:bookworm-slim``) is never removed.
+
+:func:`reap` removes only what belonged to labkit processes that are gone (a restarted kernel, a
+killed CI job): every object labkit makes records its owner (``io.labkit.owner=host:pid``).
+:func:`cluster_plan` removes labkit's namespaces and labelled objects from a cluster labkit did not make.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ class Item:
     ref: object
 
 
-def find(*, images: bool = True) -> list[Item]:
+def find(*, images: bool = False) -> list[Item]:
     """Everything ``clean`` would remove, in removal order."""
     items = [Item(m.kind, m.name, m) for m in docker.managed(include_images=images)]
     items += [Item("kind cluster", name, name) for name in kind_clusters()]
@@ -63,7 +70,7 @@ def _delete_kind_cluster(name: str) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
+def clean(*, dry_run: bool = False, images: bool = False) -> list[Item]:
     """Remove (or with ``dry_run`` only list) everything labkit created. Returns the items."""
     from labkit.targets import swarm
     from labkit.targets import host as hoststate
@@ -86,3 +93,26 @@ def clean(*, dry_run: bool = False, images: bool = True) -> list[Item]:
         else:
             hoststate.remove(item.ref)  # type: ignore[arg-type]
     return items
+
+
+def reap(*, dry_run: bool = False) -> list[Item]:
+    """Remove (or list) only the leftovers of labkit processes that are gone; live sessions are untouched."""
+    return [Item(m.kind, m.name, m) for m in docker.reap(dry_run=dry_run)]
+
+
+def cluster_plan(target: object) -> object:
+    """Delete labkit's namespaces and labelled objects from any cluster (``labkit clean --context C``).
+
+    Only objects labelled ``io.labkit.managed=true`` go: the verify and bench namespaces and what
+    labkit put elsewhere (the local-registry ConfigMap). Nothing labkit did not label is touched."""
+    from labkit._run import Cmd
+    from labkit.steps import Plan, Step
+
+    k = target.kubectl  # type: ignore[attr-defined]
+    sel = "io.labkit.managed=true"
+    return Plan(f"Remove what labkit left in {target.name}").add(  # type: ignore[attr-defined]
+        Step("Delete labkit's namespaces (their pods, PVCs and Jobs go with them)",
+             Cmd(k("delete", "namespaces", "--selector", sel, "--ignore-not-found", "--wait=false"))),
+        Step("Delete labkit's labelled objects in other namespaces",
+             Cmd(k("delete", "pods,services,jobs,persistentvolumeclaims,configmaps,networkpolicies",
+                   "--all-namespaces", "--selector", sel, "--ignore-not-found", "--wait=false"))))

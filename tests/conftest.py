@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import sdk_client
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -23,7 +22,7 @@ def _docker_problem() -> str | None:
     from labkit.errors import DockerUnavailable
 
     try:
-        sdk_client()
+        engine.probe()
     except DockerUnavailable as exc:
         return exc.message.splitlines()[0]
     from labkit.versions import tools_image

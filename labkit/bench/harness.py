@@ -144,10 +144,12 @@ def _execute(plans: list[BenchPlan], *, store: Store | str | None, notebook: str
         _check_cluster(p)
     prepared = [p.suite.cells(p.target).prepare(p, runner or default_runner())
                 if p.suite.cells(p.target).prepare else {} for p in plans]
-    st = store if isinstance(store, Store) else Store(store or results_dir())
+    st = (store if isinstance(store, Store) else Store(store or results_dir())).check_writable()
     image = _image(plans, image)
     have_docker = any(p.needs_docker for p in plans) or docker.available()
     info = docker.info() if have_docker else {}
+    if have_docker:
+        docker.reap()  # what killed earlier runs on this host left behind (their processes are gone)
     sha, dirty = _git()
     hostfacts = host.facts(docker_version=str(info["ServerVersion"]) if "ServerVersion" in info else None,
                            cgroup_version=str(info.get("CgroupVersion", "")), scratch=_scratch())

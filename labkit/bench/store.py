@@ -102,8 +102,8 @@ class RunWriter:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
         if exc_type is None:
             self.finish("complete")
-        elif issubclass(exc_type, KeyboardInterrupt):
-            self.finish("interrupted", "KeyboardInterrupt")
+        elif issubclass(exc_type, KeyboardInterrupt):  # Ctrl-C, or SIGTERM/SIGHUP (labkit.signals.Terminated)
+            self.finish("interrupted", str(exc) if exc is not None and str(exc) else exc_type.__name__)
         else:
             self.finish("failed", f"{exc_type.__name__}: {exc}")
 
@@ -122,6 +122,19 @@ class Store:
     @property
     def runs_dir(self) -> Path:
         return self.root / "runs"
+
+    def check_writable(self) -> Store:
+        """Refuse, before anything is measured, a store that cannot be written (a typo, /proc, read-only)."""
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            probe = self.runs_dir / f".labkit-write-probe-{os.getpid()}"
+            probe.write_text("ok")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(f"the results store {self.root} cannot be written: {exc.strerror or exc}",
+                             fix="pass a directory you can write to (--store DIR / out_dir=...), or leave it "
+                                 "empty for results/ in the checkout") from exc
+        return self
 
     def new_run(self, meta: Mapping[str, Any]) -> RunWriter:
         run_id = str(meta.get("run_id") or new_run_id())

@@ -25,6 +25,17 @@ from labkit.errors import BadInput, LabkitError
 EPILOG = "Every verb has its own --help, e.g. `labkit bench --help`."
 
 
+def port(text: str) -> int:
+    """An argparse type: a TCP port, 1-65535 (anything else is a clear usage error, exit 2)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number: use 1-65535, e.g. 8899") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port: use 1-65535, e.g. 8899")
+    return value
+
+
 def _doctor(args: argparse.Namespace) -> int:
     from labkit import doctor
 
@@ -45,7 +56,21 @@ def _images(args: argparse.Namespace) -> int:
 def _clean(args: argparse.Namespace) -> int:
     from labkit import clean
 
-    items = clean.clean(dry_run=args.dry_run, images=not args.keep_images)
+    if args.context or args.kubeconfig:
+        from labkit.targets.kube import KubeTarget
+
+        plan = clean.cluster_plan(KubeTarget.for_context(args.context, args.kubeconfig))
+        if args.dry_run:
+            print(plan.explain())  # type: ignore[attr-defined]
+        else:
+            plan.run()  # type: ignore[attr-defined]
+        return 0
+    if args.dead:
+        items = clean.reap(dry_run=args.dry_run)
+        if not items:
+            print("no leftovers of labkit processes that are gone")
+        return 0
+    items = clean.clean(dry_run=args.dry_run, images=args.images)
     if items and args.dry_run:
         print(f"{len(items)} item(s) would be removed; run `labkit clean` to remove them")
     return 0
@@ -173,7 +198,7 @@ def parser() -> argparse.ArgumentParser:
                        "the version range the pins imply, with the reason), the kubeconfig, whether the registries "
                        "and download sites the kind chapters need answer (3 s each, at once), and ports. "
                        "Exit code 1 only for blockers (no Docker daemon, Python too old).")
-    d.add_argument("--port", type=int, action="append", help="also check that this TCP port is free (repeatable)")
+    d.add_argument("--port", type=port, action="append", help="also check that this TCP port is free (repeatable)")
     d.add_argument("--fast", action="store_true", help="skip the privileged-container and download-site probes")
     d.set_defaults(func=_doctor)
 
@@ -184,11 +209,17 @@ def parser() -> argparse.ArgumentParser:
     i.set_defaults(func=_images)
 
     c = sub.add_parser("clean", help="remove everything labkit created",
-                       description="Remove every container, network, volume, image and kind cluster labkit "
-                       "created (found by the io.labkit.managed label or labkit name prefix), and the host "
-                       "links, loop devices and scratch files of the benchmarks.")
+                       description="Remove every container, network, volume and kind cluster labkit created "
+                       "(found by the io.labkit.managed label or labkit name prefix), and the host links, loop "
+                       "devices and scratch files of the benchmarks. The lab's built images stay unless --images.")
     c.add_argument("--dry-run", action="store_true", help="only list what would be removed")
-    c.add_argument("--keep-images", action="store_true", help="keep the lab's built images")
+    c.add_argument("--images", action="store_true",
+                   help="also remove the lab's built images (kept by default: rebuilding them takes minutes)")
+    c.add_argument("--keep-images", action="store_true", help=argparse.SUPPRESS)  # the default now; kept for scripts
+    c.add_argument("--dead", action="store_true",
+                   help="only the leftovers of labkit processes that are gone (a restarted kernel, a killed job)")
+    c.add_argument("--context", help="remove labkit's namespaces and labelled objects from this cluster instead")
+    c.add_argument("--kubeconfig", help="kubeconfig for --context (default: $KUBECONFIG or ~/.kube/config)")
     c.set_defaults(func=_clean)
 
     t = sub.add_parser("tools", help="find or install kind, kubectl, helm",
@@ -204,7 +235,8 @@ def parser() -> argparse.ArgumentParser:
     lab = sub.add_parser("lab", help="open JupyterLab at 00-start-here",
                          description="Check the machine, build missing lab images, and start JupyterLab on "
                          "127.0.0.1 (token required) at notebooks/00-start-here.ipynb.")
-    lab.add_argument("--port", type=int, default=int(os.environ.get("LABKIT_PORT", "8888")))
+    lab.add_argument("--port", type=port, default=os.environ.get("LABKIT_PORT", "8888"),
+                     help="TCP port of JupyterLab, 1-65535 (default 8888, or LABKIT_PORT)")
     lab.add_argument("--no-images", action="store_true", help="do not build missing images")
     lab.add_argument("--browser", action="store_true", help="open a web browser")
     lab.set_defaults(func=_lab)

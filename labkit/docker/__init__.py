@@ -58,6 +58,8 @@ from labkit.docker.scope import (
     managed,
     new_session_id,
     owner,
+    owner_gone,
+    reap,
     remove,
 )
 
@@ -67,5 +69,6 @@ __all__ = [
     "exec_in", "image_attrs", "image_exists", "ip_on", "is_running", "logs", "network_exists", "networks_named",
     "put_archive", "remove_container", "remove_network", "require_image", "save_image", "saved_image", "start",
     "swarm_leave", "swarm_node_attrs", "wait",
-    "MANAGED", "OWNER", "ROLE", "SESSION", "Managed", "Scope", "labels", "managed", "new_session_id", "owner", "remove",
+    "MANAGED", "OWNER", "ROLE", "SESSION", "Managed", "Scope", "labels", "managed", "new_session_id", "owner",
+    "owner_gone", "reap", "remove",
 ]

@@ -95,9 +95,11 @@ class Scope:
         kwargs["labels"] = self._labels(role, kwargs.get("labels"))
         log(f"$ docker run -d --name {name} {'--network ' + network + ' ' if network else ''}{image}"
             f"{' ' + shlex.join(command) if command else ''}")
+        pending = _Pending("containers", name, self.session)
+        self._created.append(pending)  # adopted before it exists: an interruption mid-create still removes it
         c = call(lambda cl: cl.containers.create(
             image, command=list(command) if command else None, name=name, network=network, **kwargs))
-        self._created.append(c)  # adopted before start: a failed start is still removed
+        self._created[self._created.index(pending)] = c  # adopted before start: a failed start is still removed
         call(lambda _: c.start())
         return c  # type: ignore[no-any-return]
 
@@ -109,21 +111,45 @@ class Scope:
             from docker.types import IPAMConfig, IPAMPool
 
             kwargs["ipam"] = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)])
+        pending = _Pending("networks", name, self.session)
+        self._created.append(pending)
         n = call(lambda cl: cl.networks.create(name, driver=driver, options=dict(options or {}),
                                                labels=self._labels("network"), **kwargs))
-        self._created.append(n)
+        self._created[self._created.index(pending)] = n
         return n  # type: ignore[no-any-return]
 
     def volume(self, name: str, *, driver: str = "local", driver_opts: Mapping[str, str] | None = None) -> Volume:
         log(f"$ docker volume create {name}")
+        pending = _Pending("volumes", name, self.session)
+        self._created.append(pending)
         v = call(lambda cl: cl.volumes.create(name, driver=driver, driver_opts=dict(driver_opts or {}),
                                               labels=self._labels("volume")))
-        self._created.append(v)
+        self._created[self._created.index(pending)] = v
         return v  # type: ignore[no-any-return]
 
     def adopt(self, obj: Any) -> None:
         """Have the scope remove ``obj`` (anything with ``.remove``) on exit."""
         self._created.append(obj)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An object being created: if the block ends before the daemon answered (Ctrl-C, SIGTERM), the daemon
+    may still have made it, so it is looked up by name and removed."""
+
+    collection: str  # containers | networks | volumes
+    name: str
+    session: str
+
+    def remove(self) -> None:
+        try:
+            obj = call(lambda cl: getattr(cl, self.collection).get(self.name))
+        except NoSuchObject:
+            return
+        attrs = obj.attrs or {}
+        found = attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}
+        if found.get(SESSION) == self.session:  # ours: a same-named object of someone else is left alone
+            _remove_quietly(obj)
 
 
 def _remove_quietly(obj: Any) -> None:
@@ -181,3 +207,34 @@ def remove(item: Managed) -> None:
             call(lambda c: c.images.remove(item.id, force=True))
     except NoSuchObject:
         pass
+
+
+def owner_gone(owner: str) -> bool:
+    """``host:pid`` names a process on this host that no longer runs (a missing or foreign owner: not gone)."""
+    import os
+    import socket
+
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
+def reap(*, dry_run: bool = False) -> list[Managed]:
+    """Remove the labelled containers, networks and volumes of labkit processes that are gone (a restarted
+    kernel, a SIGKILLed job); objects of running sessions and objects without an owner are left alone."""
+    order = {"container": 1, "network": 2, "volume": 3}
+    dead = sorted((m for m in managed(include_images=False) if m.owner and owner_gone(m.owner)),
+                  key=lambda m: order.get(m.kind, 5))
+    for item in dead:
+        log(f"{'would remove' if dry_run else 'removing'} {item.kind} {item.name}: its labkit process "
+            f"({item.owner}) is gone")
+        if not dry_run:
+            remove(item)
+    return dead

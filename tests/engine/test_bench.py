@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import sdk_client
+from tests.fakes import leftovers, sdk_client
 
 from labkit import bench, docker as engine
 from labkit.bench import stats
@@ -23,10 +23,17 @@ from labkit.errors import Unavailable
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
 
 
-def _nothing_left() -> None:
-    assert engine.managed(include_images=False) == []
+def _nothing_left(store: Path | None = None) -> None:
+    """Nothing of the runs in ``store`` is left (by session label); without a store, nothing labelled at all."""
     from labkit.targets import host as hoststate
 
+    if store is None:
+        assert engine.managed(include_images=False) == []
+    else:
+        sessions = [str(m["session_id"]) for m in (json.loads(p.read_text()) for p in store.glob("runs/*/meta.json"))
+                    if m.get("session_id")]
+        assert sessions, "the runs recorded no session id"
+        assert {s: leftovers(s) for s in sessions} == {s: [] for s in sessions}
     assert [h for h in hoststate.find() if h.kind != "scratch file" or "lk-" in h.name] == []
 
 
@@ -51,7 +58,7 @@ def test_net_matrix_gives_median_ci_cv_and_ratio(store_dir: Path) -> None:
     rows = res.rows()
     assert set(rows.loc[rows.cell == "ipvlan", "status"]) <= {"ok", "unavailable"}
     assert res.meta()["status"] == "complete"
-    _nothing_left()
+    _nothing_left(store_dir)
 
 
 def test_storage_matrix_records_direct_io_and_ratios_to_s0(store_dir: Path) -> None:
@@ -66,14 +73,14 @@ def test_storage_matrix_records_direct_io_and_ratios_to_s0(store_dir: Path) -> N
     assert (iops["median"] > 100).all()
     assert iops.loc["volume", "baseline_cell"] == "hostfs" and math.isfinite(iops.loc["volume", "ratio"])
     assert not s[(s.metric == "lat_p999_us") & (s.cell == "tmpfs")].empty
-    _nothing_left()
+    _nothing_left(store_dir)
 
 
 def test_unimpairable_cell_named_explicitly_is_refused(store_dir: Path) -> None:
     with pytest.raises(Unavailable, match="host"):
         bench.run("net", cells=["host"], tests=["tcp-1"], reps=2, duration_s=1, impair="rate=50%",
                   impair_cells=["host"], store=str(store_dir))
-    _nothing_left()
+    _nothing_left(store_dir)
 
 
 def test_injected_rate_limit_is_caught_and_aa_is_not(store_dir: Path) -> None:
@@ -87,7 +94,7 @@ def test_injected_rate_limit_is_caught_and_aa_is_not(store_dir: Path) -> None:
     assert a.rows()["impairment"].isna().all()
     ac = compare(a.rows(), c.rows()).set_index("metric")
     assert ac.loc["throughput_bps", "verdict"] == "regression", ac.to_string()
-    _nothing_left()
+    _nothing_left(store_dir)
 
 
 def _bench_proc(store: Path, *args: str) -> subprocess.Popen[str]:
@@ -123,7 +130,7 @@ def test_container_killed_mid_run_marks_cell_failed_and_run_goes_on(store_dir: P
     assert errors.iloc[1:].str.contains("gone|stopped|killed").all(), errors.to_list()
     loop = rows[(rows.cell == "loopback") & (rows.metric == "throughput_bps")]
     assert (loop.status == "ok").sum() == 5
-    _nothing_left()
+    _nothing_left(store_dir)
 
 
 def test_sigkill_mid_run_keeps_earlier_runs_and_clean_removes_leftovers(store_dir: Path) -> None:
@@ -140,12 +147,15 @@ def test_sigkill_mid_run_keeps_earlier_runs_and_clean_removes_leftovers(store_di
     assert (runs["status"] == "incomplete").sum() == 1
     assert len(st.load([first.run_id])) == n_first
     assert len(st.load()) >= n_first + 3
-    # The killed process could not clean up: its containers are still there, found by label.
-    assert engine.managed(include_images=False)
-    done = subprocess.run([sys.executable, "-m", "labkit.cli", "clean", "--keep-images"], capture_output=True,
-                          text=True, timeout=300)
+    # The killed process could not clean up: its containers are still there, found by label and owner.
+    killed = next(str(m["session_id"]) for m in (json.loads(p.read_text()) for p in (store_dir / "runs").glob(
+        "*/meta.json")) if m["status"] == "running")
+    assert leftovers(killed)
+    done = subprocess.run([sys.executable, "-m", "labkit.cli", "clean", "--dead"], capture_output=True,
+                          text=True, timeout=300)  # only what dead processes left: other sessions stay
     assert done.returncode == 0, done.stderr
-    _nothing_left()
+    assert "its labkit process" in done.stdout and leftovers(killed) == []
+    _nothing_left(store_dir)
 
 
 def test_report_is_offline_html(store_dir: Path, tmp_path: Path) -> None:
@@ -161,16 +171,50 @@ def test_report_is_offline_html(store_dir: Path, tmp_path: Path) -> None:
     assert json.loads(s.to_json(orient="records"))
 
 
-def test_ctrl_c_mid_run_removes_workloads_and_marks_the_run_interrupted(store_dir: Path) -> None:
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)],
+                         ids=["ctrl-c", "sigterm", "sighup"])
+def test_a_signal_mid_run_removes_workloads_and_marks_the_run_interrupted(store_dir: Path, sig: int,
+                                                                          code: int) -> None:
+    """Ctrl-C, a kernel restart or `timeout` (SIGTERM) and a closed terminal (SIGHUP) end a run the same way."""
     proc = _bench_proc(store_dir, "--cells", "loopback,bridge", "--tests", "tcp-1", "--reps", "20", "--duration", "1")
     _wait_rows(store_dir, 2, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 130, out
-    assert "labkit clean" in out
+    assert proc.returncode == code, out
+    assert "labkit clean" in out and "Traceback" not in out
     runs = bench.Store(store_dir).runs()
     assert list(runs["status"]) == ["interrupted"]
-    _nothing_left()
+    _nothing_left(store_dir)
+
+
+@pytest.mark.parametrize("when", ["while the cells are set up", "while measuring"])
+def test_sigterm_during_an_ab_run_leaves_nothing_and_both_arms_interrupted(store_dir: Path, when: str) -> None:
+    proc = _bench_proc(store_dir, "--ab", "--impair", "rate=2gbit", "--cells", "bridge", "--tests", "tcp-1",
+                       "--reps", "20", "--duration", "1")
+    if when == "while measuring":
+        _wait_rows(store_dir, 2, proc)
+    else:
+        _wait_for_containers(store_dir, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out
+    runs = bench.Store(store_dir).runs()
+    assert set(runs["status"]) == {"interrupted"} and len(runs) == (2 if when == "while measuring" else len(runs))
+    assert runs["error"].str.contains("SIGTERM").all()
+    _nothing_left(store_dir)
+
+
+def _wait_for_containers(store: Path, proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Until the run's first container exists (its session id is in the run's meta)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metas = list((store / "runs").glob("*/meta.json")) if (store / "runs").exists() else []
+        sessions = [json.loads(m.read_text()).get("session_id") for m in metas]
+        if any(s and leftovers(s) for s in sessions):
+            return
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        time.sleep(0.1)
+    raise AssertionError("the run made no container in time")
 
 
 def test_comparing_runs_from_another_host_class_warns(store_dir: Path) -> None:

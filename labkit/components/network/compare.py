@@ -87,7 +87,7 @@ def compare_cnis(cnis: Sequence[str], request: BenchRequest | None = None, *, wo
     base = (request or BenchRequest("net")).with_(suite="net", target="kind", kube=None)
     for cni in cnis:
         plan(base.with_(cni=kube_cells.check_cni(cni)))
-    st = store if isinstance(store, Store) else Store(store or results_dir())
+    st = (store if isinstance(store, Store) else Store(store or results_dir())).check_writable()
     image = tools_image()
     out = CniComparison(st)
     fixes: list[str | None] = []

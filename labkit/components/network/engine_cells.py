@@ -37,15 +37,18 @@ from labkit.log import log
 SUITE = "net"
 
 
-def _cell(name: str, description: str, baseline: str | None, level: str | None, path: str) -> Cell:
-    return engine_cell(SUITE, name, description, baseline, level, path)
+def _cell(name: str, description: str, baseline: str | None, level: str | None, path: str,
+          no_impair: str = "") -> Cell:
+    return engine_cell(SUITE, name, description, baseline, level, path, no_impair=no_impair)
 
 
 CELLS: dict[str, Cell] = {
     "loopback": _cell("loopback", "client and server in one container, over lo", None, "N0", "loopback"),
-    "veth": _cell("veth", "host netns to a container netns over a veth pair", "loopback", "N1", "veth"),
+    "veth": _cell("veth", "host netns to a container netns over a veth pair", "loopback", "N1", "veth",
+                  "its client is in the host's network namespace: shaping it would shape the host"),
     "bridge": _cell("bridge", "two containers on a user-defined bridge", "loopback", "N2", "bridge"),
-    "host": _cell("host", "two --network host containers over 127.0.0.1", "loopback", None, "hostnet"),
+    "host": _cell("host", "two --network host containers over 127.0.0.1", "loopback", None, "hostnet",
+                  "shaping would throttle the host's own loopback"),
     "default-bridge": _cell("default-bridge", "two containers on the default bridge", "bridge", None, "bridge"),
     "macvlan": _cell("macvlan", "macvlan (bridge mode) over a local veth parent", "bridge", None, "macvlan"),
     "ipvlan": _cell("ipvlan", "ipvlan L2 over a local veth parent", "bridge", None, "ipvlan"),

@@ -72,7 +72,8 @@ def cells(cni: str, *, bridge: bool = True, version: str | None = None) -> dict[
 
     def cell(name: str, description: str, baseline: str | None, level: str | None, placement: str,
              path: str) -> Cell:
-        return Cell(SUITE, name, description, baseline, level, placement, path, component=cni, config=config)
+        return Cell(SUITE, name, description, baseline, level, placement, path, component=cni, config=config,
+                    no_impair="impairments on cluster cells are not supported yet")
 
     out = {
         N2: cell(N2, "two plain containers on the kind Docker network (the nodes' own wire)", None, "N2",

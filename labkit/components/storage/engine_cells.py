@@ -37,16 +37,19 @@ SUITE = "storage"
 MOUNT = "/bench"
 
 
-def _cell(name: str, description: str, baseline: str | None, level: str | None, path: str) -> Cell:
-    return engine_cell(SUITE, name, description, baseline, level, path)
+def _cell(name: str, description: str, baseline: str | None, level: str | None, path: str,
+          no_impair: str = "") -> Cell:
+    return engine_cell(SUITE, name, description, baseline, level, path, no_impair=no_impair)
 
 
 CELLS: dict[str, Cell] = {
-    "hostfs": _cell("hostfs", "fio on the host filesystem (no container)", None, "S0", "hostfs"),
+    "hostfs": _cell("hostfs", "fio on the host filesystem (no container)", None, "S0", "hostfs",
+                    "it is the unimpaired host baseline"),
     "bind": _cell("bind", "a bind-mounted host directory", "hostfs", None, "bind"),
     "overlay": _cell("overlay", "the container's overlay2 layer", "hostfs", None, "overlay"),
     "volume": _cell("volume", "a named Docker volume", "hostfs", None, "volume"),
-    "tmpfs": _cell("tmpfs", "a tmpfs mount (memory, not disk)", "hostfs", None, "tmpfs"),
+    "tmpfs": _cell("tmpfs", "a tmpfs mount (memory, not disk)", "hostfs", None, "tmpfs",
+                   "tmpfs has no block device to throttle"),
     "loop-ext4": _cell("loop-ext4", "a loop-device ext4 volume", "hostfs", None, "loop"),
     "loop-xfs": _cell("loop-xfs", "a loop-device xfs volume", "hostfs", None, "loop"),
 }

@@ -86,7 +86,8 @@ def cells(classes: Sequence[str] | None = None, *, target: str = "kind") -> dict
     out: dict[str, Cell] = {}
     if target == "kind":
         out[S0] = Cell(SUITE, S0, "fio on the host, in a Docker volume (where the kind nodes' /var lives)",
-                       None, "S0", placement="host", path="hostfs", component="hostfs-docker")
+                       None, "S0", placement="host", path="hostfs", component="hostfs-docker",
+                       no_impair="impairments on cluster cells are not supported yet")
         for name in dict.fromkeys([S1, *(classes or [])]):
             if name not in OPTION_CLASSES:
                 raise BadInput("storage cell on kind", name, ", ".join(OPTION_CLASSES),
@@ -95,7 +96,8 @@ def cells(classes: Sequence[str] | None = None, *, target: str = "kind") -> dict
             out[name] = Cell(SUITE, name, f"a PVC of StorageClass {OPTION_CLASSES[name]} ({option})", S0,
                              "S1" if name == S1 else None, placement="one-node", path="pvc", component=option,
                              config={"storage_class": OPTION_CLASSES[name], "option": option,
-                                     "version": _version(option), "replicas": replicas(option)})
+                                     "version": _version(option), "replicas": replicas(option)},
+                             no_impair="impairments on cluster cells are not supported yet")
         return out
     names = list(classes or [])
     if not names:
@@ -107,7 +109,8 @@ def cells(classes: Sequence[str] | None = None, *, target: str = "kind") -> dict
         if not _DNS_SUBDOMAIN.fullmatch(sc):
             raise BadInput("StorageClass", sc, "a Kubernetes object name (lower case, digits, '-', '.')")
         out[sc] = Cell(SUITE, sc, f"a PVC of StorageClass {sc}", None if sc == names[0] else names[0], None,
-                       placement="one-node", path="pvc", component=sc, config={"storage_class": sc})
+                       placement="one-node", path="pvc", component=sc, config={"storage_class": sc},
+                       no_impair="impairments on cluster cells are not supported yet")
     return out
 
 

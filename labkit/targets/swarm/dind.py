@@ -14,6 +14,7 @@ from labkit import docker, images
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
 from labkit import redact
 from labkit.log import log
+from labkit.signals import terminating
 from labkit.versions import tools_image
 
 from labkit.targets.kernel import KernelFeatures, daemon_kernel_features
@@ -153,14 +154,20 @@ class DindSwarm:
         self._containers.clear()
 
     def __enter__(self) -> DindSwarm:
+        self._signals = terminating()  # a kernel restart (SIGTERM) tears the swarm down like Ctrl-C
+        self._signals.__enter__()
         try:
             return self.up()
         except BaseException:
             self.close()
+            self._signals.__exit__(None, None, None)
             raise
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            self._signals.__exit__(None, None, None)
 
     # steps ---------------------------------------------------------------------------------------------------
     def _create_node(self, node: str) -> Container:

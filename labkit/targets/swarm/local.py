@@ -12,6 +12,7 @@ from labkit import docker
 from labkit._run import Runner, default_runner
 from labkit.errors import LabkitError
 from labkit.log import log
+from labkit.signals import terminating
 from labkit.paths import atomic_write, labkit_home
 from labkit.versions import tools_image
 
@@ -150,15 +151,21 @@ class LocalSwarm:
             log(f"! could not undo the local swarm: {exc} (run `labkit clean`)")
 
     def __enter__(self) -> LocalSwarm:
+        self._signals = terminating()  # a kernel restart (SIGTERM) tears the swarm down like Ctrl-C
+        self._signals.__enter__()
         try:
             return self.up()
         except BaseException:
             if self._made or self.node_id:
                 self.close()
+            self._signals.__exit__(None, None, None)
             raise
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            self._signals.__exit__(None, None, None)
 
 
 # --- leftovers for `labkit clean` --------------------------------------------------------------------------
