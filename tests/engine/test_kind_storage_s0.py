@@ -41,7 +41,7 @@ def test_s0_runs_fio_in_a_docker_volume_and_leaves_nothing(store_dir: Path, monk
         places.append(real_open(name, scope, ctx))
         return places[-1]
 
-    monkeypatch.setattr(kind_storage.engine_storage, "open_cell", spy)
+    monkeypatch.setattr(kind_storage.engine_cells, "open_cell", spy)
     res = runner.run("storage", target="kind", cells=["hostfs-docker"],
                      tests=["randread-4k-qd32", "randread-4k-qd1", "fsync-write-4k"], reps=2, duration_s=1,
                      size="16M", store=str(store_dir))
