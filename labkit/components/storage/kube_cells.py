@@ -232,7 +232,7 @@ def open_host(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> engine_cel
     if not mount.is_dir():
         raise Unavailable(f"{name}: Docker put volume {volume.name} at {mount}, which is not on this machine",
                           fix="run labkit on the Docker host itself")
-    return engine_cells.open_cell("hostfs", scope, {**ctx, "scratch": str(mount), "cell": ctx["cells"][name]})
+    return engine_cells.open_cell("hostfs", scope, ctx.with_(scratch=str(mount), cell=ctx["cells"][name]))
 
 
 def open_claim(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> ClaimCell:
