@@ -47,6 +47,33 @@ def ensure_base(*, runner: Runner | None = None, bootstrap: bool = True) -> str:
     return ref
 
 
+def names() -> list[str]:
+    """Every lab image versions.yaml lists with a Dockerfile (tools, dind, and each chapter's own)."""
+    return [n for n, spec in pins()["images"].items() if isinstance(spec, dict) and "dockerfile" in spec]
+
+
+def ref(name: str) -> str:
+    """``repository:tag`` of lab image ``name`` (never ``latest``)."""
+    from labkit.errors import BadInput
+
+    spec = pins()["images"].get(name)
+    if not isinstance(spec, dict) or "dockerfile" not in spec:
+        raise BadInput("lab image", name, ", ".join(names()), fix="`labkit images list` shows them")
+    return f"{spec['repository']}:{spec['tag']}"
+
+
+def build(name: str, *, force: bool = False, runner: Runner | None = None) -> str:
+    """Build lab image ``name`` FROM the local base image (skipped when present, unless ``force``)."""
+    ref(name)  # a clear error for an unknown name
+    return _build(name, force=force, runner=runner)
+
+
+def ensure(name: str) -> str:
+    """Lab image ``name``, built first if it is missing (what a chapter calls before it runs a container)."""
+    image = ref(name)
+    return image if docker.image_exists(image) else build(name)
+
+
 def build_tools(*, force: bool = False, runner: Runner | None = None) -> str:
     """Build the tools image (iperf3, fio, sockperf, qperf, iproute2, curl, procps)."""
     return _build("tools", force=force, runner=runner)
@@ -97,4 +124,5 @@ def ensure_tools() -> str:
     return build_tools()
 
 
-__all__ = ["ensure_base", "build_tools", "ensure_tools", "dind_image", "build_dind", "ensure_dind"]
+__all__ = ["build", "build_dind", "build_tools", "dind_image", "ensure", "ensure_base", "ensure_dind", "ensure_tools",
+           "names", "ref"]

@@ -48,8 +48,12 @@ def _doctor(args: argparse.Namespace) -> int:
 def _images(args: argparse.Namespace) -> int:
     from labkit import images
 
-    if args.action == "build":
-        images.build_tools(force=args.force)
+    if args.action == "list":
+        for name in images.names():
+            print(f"{name:14} {images.ref(name)}")
+        return 0
+    for name in args.names or (images.names() if args.all else ["tools"]):
+        images.build(name, force=args.force)
     return 0
 
 
@@ -204,7 +208,9 @@ def parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("images", help="build the lab's images", description="Build the lab's own images FROM "
                        "debian:bookworm-slim (bootstrapped from a Debian mirror when it cannot be pulled).")
-    i.add_argument("action", choices=["build"], help="build: build images that are missing")
+    i.add_argument("action", choices=["build", "list"], help="build: build images that are missing; list: name them")
+    i.add_argument("names", nargs="*", help="images to build (default: tools; see `labkit images list`)")
+    i.add_argument("--all", action="store_true", help="build every lab image (each chapter's too)")
     i.add_argument("--force", action="store_true", help="rebuild even if present")
     i.set_defaults(func=_images)
 
