@@ -194,7 +194,9 @@ class Component:
     up_flag: str | None = None  # `labkit up --<flag> OPTION`
     up_order: int = 100  # network installs first (10), storage next (20), then the rest
     suites: Callable[[], list[Any]] = field(default=lambda: [])
-    live_without_docker: bool = False  # the chapter has nothing to run without a Docker engine
+    summary: str = ""  # the options, in a few words, for the chapter table
+    live_on: str = "engine"  # where the chapter runs live: engine, kind, cluster
+    binder: str = "read only"  # what works without Docker (Binder): read only, plans only, replay
 
     def option(self, name: str) -> Option:
         if self.options is None:

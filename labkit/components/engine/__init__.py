@@ -32,7 +32,9 @@ def _suites() -> list[Any]:
                   reps=lambda prof: prof.start_reps)]
 
 
-COMPONENT = Component("engine", "Container engine", "01-engine", suites=_suites)
+COMPONENT = Component("engine", "Container engine", "01-engine", suites=_suites,
+                      summary="dockerd/containerd/runc, crun, Podman; OCI images",
+                      live_on="engine", binder="read only")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {name: "inside" for name in ("OVERLAY_SCRIPT", "namespaces", "namespaces_commands", "cgroup_limits",

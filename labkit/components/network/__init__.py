@@ -49,7 +49,9 @@ def _suites() -> list[Any]:
 
 
 COMPONENT = Component("network", "Network (CNI)", "03-network", options=_options, up_flag="cni", up_order=10,
-                      suites=_suites)
+                      suites=_suites,
+                      summary="kindnet, Calico, Cilium, Flannel, Weave Net (retired)",
+                      live_on="kind, cluster", binder="plans only")
 
 
 _MODULES = ("options", "calico", "cilium", "flannel", "verify", "detect", "engine_cells", "swarm_cells", "kube_cells",

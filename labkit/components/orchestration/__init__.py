@@ -35,7 +35,9 @@ from labkit.components.orchestration.model import (
 from labkit.components.orchestration.results import frame, rows, write_run
 from labkit.components.orchestration.swarm import SwarmOrchestrator
 
-COMPONENT = Component("orchestration", "Orchestration", "02-orchestration")
+COMPONENT = Component("orchestration", "Orchestration", "02-orchestration",
+                      summary="Kubernetes (kind) vs Docker Swarm; Mesos (retired 2025)",
+                      live_on="engine (Swarm), kind", binder="read only")
 
 __all__ = ["App", "COMPONENT", "KubernetesOrchestrator", "OPS", "OpResult", "Operation", "Orchestrator",
            "Replica", "SERVE", "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests",

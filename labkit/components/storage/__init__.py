@@ -59,7 +59,9 @@ def _suites() -> list[Any]:
 
 
 COMPONENT = Component("storage", "Storage", "04-storage", options=_options, up_flag="storage", up_order=20,
-                      suites=_suites)
+                      suites=_suites,
+                      summary="local-path, OpenEBS LocalPV, Longhorn; Rook-Ceph on real clusters",
+                      live_on="kind, cluster", binder="plans only")
 
 
 _MODULES = ("options", "verify", "engine_cells", "kube_cells", "kube_objects", "classes", "compare")
