@@ -63,7 +63,8 @@ def run(request: BenchRequest | str, *, store: Store | str | None = None, notebo
     ``request`` is a :class:`BenchRequest` (or a suite name, with its fields as keywords). On target
     ``kind`` or ``cluster`` the request's ``kube`` is the cluster to run pods in; ``image`` overrides the
     pinned tools image the pods run, and ``runner`` runs the kubectl commands (tests pass a fake).
-    ``progress(done, total)`` is called after each block of repetitions."""
+    A bar with an ETA shows in a notebook (plain lines elsewhere); ``progress(done, total)``, when given,
+    is also called after every measurement."""
     p = plan(as_request(request, **fields))
     return _execute([p], store=store, notebook=notebook, timeout=timeout, image=image, runner=runner,
                     progress=progress)[0]

@@ -19,6 +19,9 @@ from labkit.bench.store import utcnow
 from labkit.docker import Scope
 from labkit.errors import DockerUnavailable, LabkitError
 from labkit.log import log
+from labkit.progress import Progress
+
+OVERHEAD_S = 1.0  # per measurement, beyond its planned length: a tool process started and read back
 
 
 @dataclass
@@ -64,10 +67,29 @@ def measure(arms: list[Arm], timeout: float | None, progress: Any = None) -> Non
                 arm.writer.append([r for t in arm.plan.tests for r in rows(
                     cell, t, arm.common, block=0, t0=t0, scenario=t.scenario(), metrics=None, tool_version=None,
                     status="unavailable", error=arm.unavailable[cell.name], impairment="")])
-    warm_up(arms, timeout)
     live = [c for c in arms[0].plan.cells if any(c.name in a.sessions for a in arms)]
-    dead: dict[tuple[int, str], str] = {}
     reps = arms[0].plan.reps
+    bar = tracker(arms, live, reps, progress)
+    try:
+        _blocks(arms, live, reps, timeout, bar)
+    except BaseException:
+        bar.close("interrupted")
+        raise
+    bar.close()
+
+
+def tracker(arms: list[Arm], live: list[Cell], reps: int, progress: Any = None) -> Progress:
+    """One unit per warm-up and per measurement, each weighted by its planned length."""
+    warm = [t.budget_s + OVERHEAD_S for a in arms for _ in a.sessions for t in a.plan.tests]
+    measured = [t.budget_s + OVERHEAD_S for _ in range(reps) for c in live for a in arms
+                if c.name in a.sessions for t in a.plan.tests]
+    title = " vs ".join(a.plan.suite.name for a in arms[:1]) + (" A/B" if len(arms) > 1 else "")
+    return Progress(title, warm + measured, callback=progress if callable(progress) else None).start()
+
+
+def _blocks(arms: list[Arm], live: list[Cell], reps: int, timeout: float | None, bar: Progress) -> None:
+    warm_up(arms, timeout, bar)
+    dead: dict[tuple[int, str], str] = {}
     for block in range(reps):
         k = block % max(1, len(live))
         for cell in live[k:] + live[:k]:
@@ -83,13 +105,12 @@ def measure(arms: list[Arm], timeout: float | None, progress: Any = None) -> Non
                 for test in arm.plan.tests:
                     arm.writer.append(one(cell, test, session, arm.common, block, dead.get(key),
                                           arm.impaired.get(cell.name, ""), timeout, quiet=block > 0))
-        if progress is not None:
-            progress(block + 1, reps)
-        else:
-            log(f"  repetition {block + 1}/{reps} done")
+                    bar.step(f"{cell.name} {test.name} repetition {block + 1}/{reps}"
+                             + (f" (arm {'AB'[arms.index(arm)]})" if len(arms) > 1 else ""))
+        log(f"  repetition {block + 1}/{reps} done · {bar.line()}")
 
 
-def warm_up(arms: list[Arm], timeout: float | None) -> None:
+def warm_up(arms: list[Arm], timeout: float | None, bar: Progress | None = None) -> None:
     """One unrecorded measurement per cell and test: caches, ARP and TCP state settle first."""
     for arm in arms:
         for name, session in arm.sessions.items():
@@ -100,6 +121,8 @@ def warm_up(arms: list[Arm], timeout: float | None) -> None:
                     raise
                 except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured repetitions
                     log(f"! warm-up of {name}/{test.name} failed: {getattr(exc, 'message', exc)}")
+                if bar is not None:
+                    bar.step(f"warm-up {name} {test.name}")
 
 
 def one(cell: Cell, test: Any, session: Any, common: dict[str, Any], block: int, dead: str | None,
