@@ -20,13 +20,14 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from labkit.bench.schema import METRICS
+from labkit.units import scale
 
 #: Colour per verdict, in the order of labkit.bench.compare.VERDICTS.
 VERDICT_COLOURS = {"regression": "#d62728", "improvement": "#2ca02c", "equivalent": "#7f7f7f",
                    "inconclusive": "#ff7f0e", "missing": "#d9d9d9"}
 HOST_NOTE = "All cells share one host's kernel and disk: overhead relative to this host, not production throughput."
 PERCENTILES = (("lat_p50_us", "p50"), ("lat_p99_us", "p99"), ("lat_p999_us", "p99.9"))
-_NOTE_CHARS = 140
+_NOTE_CHARS = 110
 
 
 def _whiskers(mid: pd.Series, lo: pd.Series, hi: pd.Series) -> dict[str, object]:
@@ -44,18 +45,39 @@ def _unit(summary: pd.DataFrame, metric: str) -> str:
     return str(units.iloc[0]) if len(units) else METRICS.get(metric, ("",))[0]
 
 
+def _scaled(summary: pd.DataFrame, data: pd.DataFrame, metric: str,
+            columns: Sequence[str] = ("median", "ci_lo", "ci_hi", "q1", "q3")) -> tuple[pd.DataFrame, str]:
+    """``data`` with its value columns in a unit people read (Gbit/s, µs, IOPS), and that unit's label."""
+    present = [c for c in columns if c in data.columns]
+    factor, label = scale(_unit(summary, metric), pd.concat([data[c] for c in present]) if present else [])
+    return data.assign(**{c: data[c].astype(float) * factor for c in present}), label
+
+
 def _short(text: str) -> str:
     return text if len(text) <= _NOTE_CHARS else text[: _NOTE_CHARS - 1] + "…"
 
 
 def _notes_below(fig: go.Figure, notes: Sequence[tuple[str, str]], *, top: int | None = None) -> go.Figure:
-    """One grey line under the plot per (label, reason), the full reason on hover; room made for them."""
+    """One grey line under the plot per (label, reason), the full reason on hover.
+
+    Placed in pixels below the tick labels and the axis title (which are given a fixed angle and room),
+    so notes never overlap the axis or each other, however many cells there are.
+    """
+    if not notes:
+        return fig
+    cats = [str(x) for tr in fig.data for x in (tr.x if getattr(tr, "x", None) is not None else [])]
+    longest = max((len(c) for c in cats), default=0)
+    tilted = len(set(cats)) > 6 or longest > 14
+    ticks = 24 + (int(longest * 6.5 * 0.5) if tilted else 0)  # 11-12 px font, -30° tilt: half the width
+    has_title = bool(fig.layout.xaxis.title.text)
+    base = ticks + (34 if has_title else 8)
+    fig.update_xaxes(tickangle=-30 if tilted else 0, automargin=False, title_standoff=8)
     for i, (label, note) in enumerate(notes):
-        fig.add_annotation(text=f"{label}: unavailable: {_short(note)}", hovertext=note, xref="paper",
-                           yref="paper", x=0, y=-0.2 - 0.07 * i, showarrow=False, xanchor="left", yanchor="top",
-                           font={"size": 11, "color": "#555"})
-    if notes:
-        fig.update_layout(margin={**({"t": top} if top is not None else {}), "b": 90 + 28 * len(notes)})
+        fig.add_annotation(text=html.escape(f"{label}: unavailable: {_short(note)}"), hovertext=note,
+                           xref="paper", yref="paper", x=0, y=0, yshift=-(base + 18 * i), showarrow=False,
+                           xanchor="left", yanchor="top", font={"size": 11, "color": "#555"})
+    fig.update_layout(margin={**({"t": top} if top is not None else {}), "b": base + 18 * len(notes) + 16},
+                      height=max(450, 330 + base + 18 * len(notes)))
     return fig
 
 
@@ -77,17 +99,17 @@ def _unavailable(fig: go.Figure, summary: pd.DataFrame, metrics: Sequence[str]) 
 
 def bars(summary: pd.DataFrame, *, metric: str, title: str | None = None) -> go.Figure:
     """Median per cell with asymmetric CI whiskers, one colour per test; unavailable cells annotated."""
-    data = _measured(summary, metric)
+    data, unit = _scaled(summary, _measured(summary, metric), metric)
     fig = go.Figure()
     for test, g in data.groupby("test", sort=False):
         custom = np.column_stack([g["n"], g["q3"] - g["q1"], g["q1"], g["q3"], g["cv"]])
         fig.add_bar(name=str(test), x=g["cell"], y=g["median"], error_y=_whiskers(g["median"], g["ci_lo"], g["ci_hi"]),
                     customdata=custom,
-                    hovertemplate="%{x}: median %{y:.4g}<br>n = %{customdata[0]}<br>IQR %{customdata[1]:.4g} "
-                    "(%{customdata[2]:.4g} – %{customdata[3]:.4g})<br>CV %{customdata[4]:.1%}"
+                    hovertemplate=f"%{{x}}: median %{{y:.3g}} {unit}<br>n = %{{customdata[0]}}<br>IQR "
+                    "%{customdata[1]:.3g} (%{customdata[2]:.3g} – %{customdata[3]:.3g})<br>CV %{customdata[4]:.1%}"
                     f"<extra>{html.escape(str(test))}</extra>")
-    fig.update_layout(title=title or f"{metric}: median and 95 % CI per cell", barmode="group",
-                      yaxis_title=f"{metric} ({_unit(summary, metric)})", xaxis_title="cell", legend_title="test")
+    fig.update_layout(title=title or f"{metric}: median and 95 % CI per cell", barmode="group", showlegend=True,
+                      yaxis_title=f"{metric} ({unit})", xaxis_title="cell", legend_title="test")
     fig.update_xaxes(categoryorder="array", categoryarray=list(dict.fromkeys(data["cell"])))
     return _unavailable(fig, summary, [metric])
 
@@ -106,7 +128,8 @@ def ratios(summary: pd.DataFrame, *, metric: str, title: str | None = None) -> g
     fig.add_hline(y=1.0, line_dash="dash", line_color="black")
     fig.update_layout(title={"text": title or f"{metric}: ratio to baseline (1 = same as the baseline)",
                              "subtitle": {"text": HOST_NOTE}},
-                      barmode="group", yaxis_title="ratio to baseline", xaxis_title="cell", legend_title="test")
+                      barmode="group", yaxis_title="ratio to baseline", xaxis_title="cell", legend_title="test",
+                      showlegend=True)
     fig.update_xaxes(categoryorder="array", categoryarray=list(dict.fromkeys(data["cell"])))
     return _unavailable(fig, summary, [metric])
 
@@ -116,16 +139,19 @@ def latency_percentiles(summary: pd.DataFrame, *, title: str | None = None) -> g
     metrics = [m for m, _ in PERCENTILES]
     tests = summary.loc[summary["metric"].isin(metrics) & (summary["n"] > 0), "test"].unique()
     fig = go.Figure()
+    _, unit = _scaled(summary, summary[summary["metric"].isin(metrics) & (summary["n"] > 0)], "lat_p99_us")
+    factor = {"µs": 1.0, "ms": 1e-3, "s": 1e-6}[unit]
     for metric, label in PERCENTILES:
         g = _measured(summary, metric)
         if g.empty:
             continue
+        g = g.assign(**{c: g[c].astype(float) * factor for c in ("median", "ci_lo", "ci_hi")})
         x = g["cell"] if len(tests) <= 1 else g["cell"] + " · " + g["test"]
         fig.add_bar(name=label, x=x, y=g["median"], error_y=_whiskers(g["median"], g["ci_lo"], g["ci_hi"]),
                     customdata=g[["n"]].to_numpy(),
-                    hovertemplate=f"%{{x}}: {label} %{{y:.4g}} µs (n = %{{customdata[0]}})<extra></extra>")
+                    hovertemplate=f"%{{x}}: {label} %{{y:.3g}} {unit} (n = %{{customdata[0]}})<extra></extra>")
     fig.update_layout(title=title or "Latency percentiles: each run's percentile, median across runs",
-                      barmode="group", yaxis_type="log", yaxis_title=f"latency ({_unit(summary, 'lat_p99_us')})",
+                      barmode="group", yaxis_type="log", yaxis_title=f"latency ({unit})", showlegend=True,
                       xaxis_title="cell" if len(tests) <= 1 else "cell · test", legend_title="percentile")
     return _unavailable(fig, summary, metrics)
 
@@ -137,17 +163,17 @@ def history(summaries: pd.DataFrame, *, cell: str, test: str, metric: str) -> go
     """
     pick = (summaries["cell"] == cell) & (summaries["test"] == test) & (summaries["metric"] == metric)
     g = summaries[pick].assign(ts=lambda d: pd.to_datetime(d["ts_start_utc"], utc=True, errors="coerce"))
-    g = g[g["n"] > 0].sort_values("ts", kind="stable")
+    g, unit = _scaled(summaries, g[g["n"] > 0].sort_values("ts", kind="stable"), metric)
     fig = go.Figure([
         go.Scatter(x=g["ts"], y=g["ci_hi"], mode="lines", line={"width": 0}, hoverinfo="skip", showlegend=False),
         go.Scatter(x=g["ts"], y=g["ci_lo"], mode="lines", line={"width": 0}, fill="tonexty", hoverinfo="skip",
                    fillcolor="rgba(31,119,180,0.2)", name="95 % CI"),
         go.Scatter(x=g["ts"], y=g["median"], mode="lines+markers", name="median", line={"color": "#1f77b4"},
                    customdata=g[["run_id", "n"]].to_numpy(),
-                   hovertemplate="%{customdata[0]}: %{y:.4g} (n = %{customdata[1]})<extra></extra>"),
+                   hovertemplate=f"%{{customdata[0]}}: %{{y:.3g}} {unit} (n = %{{customdata[1]}})<extra></extra>"),
     ])
     fig.update_layout(title=f"{cell} · {test} · {metric} over runs", xaxis_title="run start (UTC)",
-                      yaxis_title=f"{metric} ({_unit(summaries, metric)})")
+                      yaxis_title=f"{metric} ({unit})")
     return fig
 
 
@@ -184,10 +210,13 @@ def comparison(result: pd.DataFrame, *, title: str | None = None) -> go.Figure:
         if np.isfinite(thr):
             fig.add_shape(type="rect", xref="x", yref="y", x0=i - 0.4, x1=i + 0.4, y0=1 - thr, y1=1 + thr,
                           fillcolor="lightgrey", opacity=0.35, line_width=0, layer="below")
+    if np.isfinite(data["threshold"].astype(float)).any():  # the band gets its own legend entry
+        fig.add_scatter(x=[None], y=[None], mode="markers", name="± threshold (equivalence band)",
+                        marker={"symbol": "square", "size": 14, "color": "lightgrey"}, hoverinfo="skip")
     fig.add_hline(y=1.0, line_dash="dash", line_color="black")
     fig.update_layout(title=title or "Candidate / baseline per cell (95 % CI), coloured by verdict",
                       yaxis_title="ratio candidate / baseline", xaxis_title="cell · test · metric",
-                      legend_title="verdict")
+                      legend_title="verdict (colour)", showlegend=True)
     fig.update_xaxes(categoryorder="array", categoryarray=list(labels))
     return fig
 
@@ -247,6 +276,7 @@ def cni_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None, ti
             fig.add_hline(y=1.0, line_dash="dash", line_color="black", row=1, col=col)
     heading = f"{metric}{' · ' + test if test else ''}: each CNI relative to the baselines of its own run"
     fig.update_layout(title={"text": title or heading, "subtitle": {"text": KIND_NOTE}}, barmode="group",
+                      showlegend=True,
                       yaxis_title="ratio (1 = same as the baseline)", legend_title="CNI", margin={"t": 110})
     gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
     gone = gone.drop_duplicates(["cni", "cell"])
@@ -284,6 +314,7 @@ def storage_ladder(ladder: pd.DataFrame, *, metric: str, test: str | None = None
         fig.add_hline(y=1.0, line_dash="dash", line_color="black", row=1, col=col)
     heading = f"{metric}{' · ' + test if test else ''}: each cell relative to S0 and S1 of its own run"
     fig.update_layout(title={"text": title or heading, "subtitle": {"text": STORAGE_NOTE}}, barmode="group",
+                      showlegend=True,
                       yaxis_title="ratio (1 = same as the baseline)", legend_title="fio job", margin={"t": 110})
     gone = ladder[in_test & ((ladder["metric"] == metric) | (ladder["metric"].fillna("") == "")) & (ladder["n"] == 0)]
     gone = gone.drop_duplicates(["cell"])

@@ -133,3 +133,37 @@ def test_figures_are_figures(summary: pd.DataFrame) -> None:
     empty = summary.iloc[:0]
     for fig in (plots.bars(empty, metric="iops"), plots.ratios(empty, metric="iops"), plots.latency_percentiles(empty)):
         assert isinstance(fig, go.Figure) and not fig.data
+
+
+def test_bit_rates_are_drawn_in_gbit_per_second_not_plotly_billions(tidy: pd.DataFrame) -> None:
+    fast = tidy.assign(value=np.where(tidy.metric == "throughput_bps", tidy.value * 2e8, tidy.value))
+    s = stats.aggregate(fast)
+    fig = plots.bars(s, metric="throughput_bps")
+    assert fig.layout.yaxis.title.text == "throughput_bps (Gbit/s)"
+    loop = s[(s.metric == "throughput_bps") & (s.test == "tcp-1")]["median"].iloc[0]
+    assert fig.data[0].y[0] == pytest.approx(loop / 1e9) and 15 < fig.data[0].y[0] < 25
+    assert "Gbit/s" in fig.data[0].hovertemplate
+
+
+def test_latency_in_microseconds_reads_micro_not_us(summary: pd.DataFrame) -> None:
+    assert plots.latency_percentiles(summary).layout.yaxis.title.text == "latency (µs)"
+
+
+def test_unavailable_notes_sit_below_the_axis_title_and_never_on_each_other() -> None:
+    rows: list[dict[str, Any]] = []
+    for i in range(4):
+        rows += _rows(f"very-long-cell-name-{i}", "", [None], status="unavailable", error=f"reason {i} " * 30)
+    rows += _rows("loopback", "throughput_bps", [1e10, 1.1e10, 1.2e10])
+    fig = plots.bars(stats.aggregate(pd.DataFrame(rows)), metric="throughput_bps")
+    notes = [a for a in fig.layout.annotations if "unavailable" in a.text]
+    shifts = sorted(-a.yshift for a in notes)
+    assert len(notes) == 4 and all(b - a >= 18 for a, b in zip(shifts, shifts[1:], strict=False))
+    assert shifts[0] >= 24 + 34  # under the tick labels and the x-axis title
+    assert fig.layout.margin.b >= shifts[-1] + 18  # the last note is inside the figure
+    assert all(len(a.text) <= 160 for a in notes) and all(len(a.hovertext) > 160 for a in notes)
+
+
+def test_a_single_verdict_still_has_its_legend(tidy: pd.DataFrame) -> None:
+    fig = plots.comparison(compare(tidy, tidy))
+    assert fig.layout.showlegend is True
+    assert "± threshold (equivalence band)" in {t.name for t in fig.data}
