@@ -20,7 +20,6 @@ import platform
 import re
 import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from labkit._run import Runner, default_runner
@@ -251,10 +250,3 @@ def require(name: str, *, runner: Runner | None = None, need: Need | None = None
 def spec_docker_min() -> str:
     """Oldest Docker server labkit supports."""
     return str(pins()["tools"]["docker"]["min_version"])
-
-
-def install(name: str, **kwargs: Any) -> Path:
-    """Download and verify the pinned ``name`` into labkit's bin directory (:func:`labkit.releases.install`)."""
-    from labkit import releases
-
-    return releases.install(name, **kwargs)

@@ -81,10 +81,10 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    from labkit import tools
+    from labkit import releases, tools
 
     if args.action == "install":
-        tools.install(args.name, mirror=args.mirror)
+        releases.install(args.name, mirror=args.mirror)
     else:
         for name in tools.TOOLS:
             info = tools.find(name)

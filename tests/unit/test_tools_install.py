@@ -24,8 +24,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from labkit import downloads, tools
-from labkit import releases
+from labkit import downloads, releases, tools
 from labkit.errors import ChecksumMismatch, DownloadFailed, LabkitError
 from labkit.versions import pins
 
@@ -110,7 +109,7 @@ def test_a_good_kind_release_is_installed_executable_and_answers(home: Path, htt
                                                                   mirror: str) -> None:
     serve(httpserver, KIND_PATH, KIND_BIN)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
-    path = tools.install("kind", mirror=mirror)
+    path = releases.install("kind", mirror=mirror)
     assert path == home / "bin" / "kind"
     assert path.read_bytes() == KIND_BIN and os.access(path, os.X_OK)
     out = subprocess.run([str(path), "version"], capture_output=True, text=True, timeout=10, check=True).stdout
@@ -124,7 +123,7 @@ def test_a_good_kind_release_is_installed_executable_and_answers(home: Path, htt
 def test_kubectls_bare_hash_checksum_file_is_understood(home: Path, httpserver: HTTPServer, mirror: str) -> None:
     serve(httpserver, KUBECTL_PATH, KUBECTL_BIN)
     serve(httpserver, KUBECTL_PATH + ".sha256", sha(KUBECTL_BIN))  # no file name, no newline
-    path = tools.install("kubectl", mirror=mirror)
+    path = releases.install("kubectl", mirror=mirror)
     assert path.read_bytes() == KUBECTL_BIN and tools.find("kubectl").ok
 
 
@@ -134,7 +133,7 @@ def test_helm_is_unpacked_from_its_archive(home: Path, httpserver: HTTPServer, m
     no_pin(monkeypatch, "helm")
     serve(httpserver, HELM_PATH, archive)
     serve(httpserver, HELM_PATH + ".sha256sum", f"{sha(archive)}  helm-{HELM}-linux-amd64.tar.gz\n")
-    path = tools.install("helm", mirror=mirror)
+    path = releases.install("helm", mirror=mirror)
     assert path.read_bytes() == HELM_BIN and os.access(path, os.X_OK)
     assert bin_files(home) == ["helm"]
 
@@ -144,7 +143,7 @@ def test_a_pinned_sha256_that_agrees_is_accepted(home: Path, httpserver: HTTPSer
     no_pin(monkeypatch, "kind", sha256={"linux-amd64": sha(KIND_BIN).upper()})
     serve(httpserver, KIND_PATH, KIND_BIN)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
-    assert tools.install("kind", mirror=mirror).read_bytes() == KIND_BIN
+    assert releases.install("kind", mirror=mirror).read_bytes() == KIND_BIN
 
 
 def test_the_mirror_comes_from_the_environment(home: Path, httpserver: HTTPServer, mirror: str,
@@ -152,7 +151,7 @@ def test_the_mirror_comes_from_the_environment(home: Path, httpserver: HTTPServe
     monkeypatch.setenv(downloads.MIRROR_ENV, mirror + "/")
     serve(httpserver, KIND_PATH, KIND_BIN)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
-    tools.install("kind")
+    releases.install("kind")
     assert requested(httpserver) == [KIND_PATH + ".sha256sum", KIND_PATH]
 
 
@@ -161,7 +160,7 @@ def test_reinstall_replaces_the_old_binary(home: Path, httpserver: HTTPServer, m
     (home / "bin" / "kind").write_bytes(b"#!/bin/sh\necho kind v0.20.0\n")
     serve(httpserver, KIND_PATH, KIND_BIN)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
-    assert tools.install("kind", mirror=mirror).read_bytes() == KIND_BIN
+    assert releases.install("kind", mirror=mirror).read_bytes() == KIND_BIN
 
 
 # --- what must be refused, leaving nothing behind --------------------------------------------------------
@@ -172,7 +171,7 @@ def test_a_tampered_binary_is_refused(home: Path, httpserver: HTTPServer, mirror
     serve(httpserver, KIND_PATH, tampered)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
     with pytest.raises(ChecksumMismatch) as info:
-        tools.install("kind", mirror=mirror)
+        releases.install("kind", mirror=mirror)
     err = info.value
     assert (err.url, err.expected, err.actual) == (mirror + KIND_PATH, sha(KIND_BIN), sha(tampered))
     assert sha(KIND_BIN) in err.message and sha(tampered) in err.message
@@ -186,7 +185,7 @@ def test_a_tampered_binary_does_not_replace_a_working_one(home: Path, httpserver
     serve(httpserver, KIND_PATH, b"evil")
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
     with pytest.raises(ChecksumMismatch):
-        tools.install("kind", mirror=mirror)
+        releases.install("kind", mirror=mirror)
     assert bin_files(home) == ["kind"] and (home / "bin" / "kind").read_bytes() == b"the old one"
 
 
@@ -195,7 +194,7 @@ def test_a_missing_checksum_file_is_refused_before_the_binary_is_fetched(home: P
     serve(httpserver, KIND_PATH, KIND_BIN)
     serve(httpserver, KIND_PATH + ".sha256sum", "Not Found", status=404)
     with pytest.raises(DownloadFailed) as info:
-        tools.install("kind", mirror=mirror)
+        releases.install("kind", mirror=mirror)
     err = info.value
     assert err.status == 404 and err.url == mirror + KIND_PATH + ".sha256sum"
     assert "HTTP 404" in err.reason and "never installs a binary it cannot verify" in err.reason
@@ -211,7 +210,7 @@ def test_a_checksum_file_without_our_assets_hash_is_refused(home: Path, httpserv
     serve(httpserver, KIND_PATH, KIND_BIN)
     serve(httpserver, KIND_PATH + ".sha256sum", published)
     with pytest.raises(DownloadFailed, match="not a checksum file for kind-linux-amd64"):
-        tools.install("kind", mirror=mirror)
+        releases.install("kind", mirror=mirror)
     assert bin_files(home) == []
 
 
@@ -234,7 +233,7 @@ def test_a_download_cut_short_is_refused(home: Path, httpserver: HTTPServer, mir
     httpserver.expect_request(KIND_PATH).respond_with_handler(handler)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(KIND_BIN)}  kind-linux-amd64\n")
     with pytest.raises(DownloadFailed) as info:
-        tools.install("kind", mirror=mirror)
+        releases.install("kind", mirror=mirror)
     assert f"cut short: 20 of {len(KIND_BIN)} bytes arrived" in info.value.reason
     assert bin_files(home) == []
 
@@ -246,7 +245,7 @@ def test_a_published_checksum_that_disagrees_with_the_pin_is_refused(home: Path,
     serve(httpserver, HELM_PATH, archive)
     serve(httpserver, HELM_PATH + ".sha256sum", f"{sha(archive)}  helm-{HELM}-linux-amd64.tar.gz\n")
     with pytest.raises(ChecksumMismatch) as info:
-        tools.install("helm", mirror=mirror)
+        releases.install("helm", mirror=mirror)
     err = info.value
     assert (err.expected, err.actual) == (pinned, sha(archive))
     assert pinned in err.message and sha(archive) in err.message and "must agree" in err.message
@@ -259,7 +258,7 @@ def test_a_binary_that_is_not_the_pinned_version_is_refused(home: Path, httpserv
     serve(httpserver, KIND_PATH, other)
     serve(httpserver, KIND_PATH + ".sha256sum", f"{sha(other)}  kind-linux-amd64\n")
     with pytest.raises(LabkitError, match=f"reports 0.31.0, not {KIND}"):
-        tools.install("kind", mirror=mirror)
+        releases.install("kind", mirror=mirror)
     assert bin_files(home) == []
 
 
@@ -270,7 +269,7 @@ def test_helm_that_cannot_be_downloaded_does_not_recommend_itself(home: Path, ht
     serve(httpserver, HELM_PATH + ".sha256sum", f"{sha(archive)}  helm-{HELM}-linux-amd64.tar.gz\n")
     serve(httpserver, HELM_PATH, "Service Unavailable", status=503)
     with pytest.raises(DownloadFailed) as info:
-        tools.install("helm", mirror=mirror)
+        releases.install("helm", mirror=mirror)
     fix = info.value.fix or ""
     assert "labkit tools install" not in fix
     assert "https://helm.sh/docs/intro/install/" in fix and downloads.MIRROR_ENV in fix
@@ -282,7 +281,7 @@ def test_an_unreachable_site_is_refused_with_the_manual_route(home: Path) -> Non
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(DownloadFailed) as info:
-        tools.install("helm", mirror=f"http://127.0.0.1:{port}")
+        releases.install("helm", mirror=f"http://127.0.0.1:{port}")
     assert "refused" in info.value.reason.lower() and "labkit tools install" not in (info.value.fix or "")
     assert bin_files(home) == []
 
@@ -293,7 +292,7 @@ def test_a_server_that_never_answers_times_out(home: Path) -> None:
         s.listen()
         started = time.monotonic()
         with pytest.raises(DownloadFailed, match="timed out"):
-            tools.install("kind", mirror=f"http://127.0.0.1:{s.getsockname()[1]}", timeout=1.0)
+            releases.install("kind", mirror=f"http://127.0.0.1:{s.getsockname()[1]}", timeout=1.0)
         assert time.monotonic() - started < 5
     assert bin_files(home) == []
 
@@ -302,13 +301,13 @@ def test_no_release_for_this_platform_is_refused_without_downloading(home: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(tools, "platform_key", lambda: "linux-riscv64")
     with pytest.raises(LabkitError, match="no .* release for linux-riscv64"):
-        tools.install("kind", mirror="http://127.0.0.1:9")
+        releases.install("kind", mirror="http://127.0.0.1:9")
     assert bin_files(home) == []
 
 
 def test_labkit_does_not_install_docker() -> None:
     with pytest.raises(LabkitError) as info:
-        tools.install("docker")
+        releases.install("docker")
     assert "does not install Docker" in info.value.message and "Docker" in (info.value.fix or "")
 
 
