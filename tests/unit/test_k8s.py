@@ -25,7 +25,7 @@ from pytest_httpserver import HTTPServer
 
 from labkit import k8s
 from labkit.errors import BadInput, LabkitError, Unavailable, WaitTimeout
-from tests.fakes import Clock
+from tests.fakes import Clock, FakeCluster, node_list, unreachable
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
 JSON = {"Accept": "application/json"}
@@ -413,6 +413,29 @@ def test_storage_class_infos_read_provisioner_binding_mode_and_default(httpserve
     assert infos["standard"] == k8s.StorageClassInfo("standard", "rancher.io/local-path", "WaitForFirstConsumer",
                                                      "Delete", True)
     assert (infos["longhorn"].binding_mode, infos["longhorn"].default) == ("Immediate", False)
+
+
+def _web_pods(fake: FakeCluster) -> None:
+    for pod in load("pods-web-ready.json")["items"]:
+        fake.put({"apiVersion": "v1", "kind": "Pod", **pod})
+
+
+def test_a_wait_rides_out_an_api_server_that_is_away_for_a_moment() -> None:
+    fake = FakeCluster(node_list(1), kubeconfig="/kc")
+    _web_pods(fake)
+    fake.hooks.append(lambda req: (_ for _ in ()).throw(unreachable()) if len(fake.requests) <= 2 else None)
+    pods = fake.api.wait_pods_ready("demo", "app=web", count=2, timeout=30)
+    assert [p.ready for p in pods] == [True, True] and fake.clock.sleeps == [2, 2] and len(fake.requests) == 3
+
+
+def test_each_poll_of_a_wait_may_take_only_the_time_left() -> None:
+    fake = FakeCluster(node_list(1), kubeconfig="/kc")  # no pod matches: the wait runs to its timeout
+    with pytest.raises(WaitTimeout, match="timed out after 5 s"):
+        fake.api.wait_pods_ready("demo", "app=web", timeout=5)
+    polls = [r for r in fake.requests if r.query.get("labelSelector") == "app=web"]
+    assert [(r.at - fake.clock.start, r.timeout) for r in polls] == [(0, 5), (2, 3), (4, 1), (5, 1),
+                                                                     (5, 10)]  # the last: the diagnosis
+    assert fake.api.timeout == 10  # a poll never waits longer than a request may, nor than the time left
 
 
 # --- writes ----------------------------------------------------------------------------------------------------
