@@ -24,7 +24,9 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from labkit import k8s
+from labkit.bench import kube
 from labkit.errors import BadInput, LabkitError, Unavailable, WaitTimeout
+from labkit.targets.kube import KubeTarget
 from tests.fakes import Clock, FakeCluster, node_list, unreachable
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
@@ -436,6 +438,24 @@ def test_each_poll_of_a_wait_may_take_only_the_time_left() -> None:
     assert [(r.at - fake.clock.start, r.timeout) for r in polls] == [(0, 5), (2, 3), (4, 1), (5, 1),
                                                                      (5, 10)]  # the last: the diagnosis
     assert fake.api.timeout == 10  # a poll never waits longer than a request may, nor than the time left
+
+
+def test_the_bench_client_reads_the_file_and_context_kubectl_is_given(httpserver: HTTPServer, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    server = httpserver.url_for("").rstrip("/")
+    a = kubeconfig(tmp_path / "a.yaml", server, ("kind-a",), current="kind-a")
+    b = kubeconfig(tmp_path / "b.yaml", server, ("kind-b",), current="kind-b")
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(a), str(b)]))
+    httpserver.expect_request("/version").respond_with_json(load("version-kind.json"))
+    target = KubeTarget.for_context("kind-b")  # the second file of the list defines it
+    api = kube.connect(target)
+    assert target.kubectl("get", "nodes")[:5] == ("kubectl", "--kubeconfig", str(b), "--context", "kind-b")
+    assert (api.kubeconfig, api.context) == (str(b), "kind-b")
+    monkeypatch.setenv("KUBECONFIG", str(b))  # the user's own config: not the lab's cluster
+    kind_target = KubeTarget("a", str(a), None, "a")  # a kind cluster: its own file, no --context
+    assert "--context" not in kind_target.kubectl("get", "nodes")
+    api = kube.connect(kind_target)
+    assert (api.kubeconfig, api.context) == (str(a), "kind-a")  # that file's current-context, as kubectl
 
 
 # --- writes ----------------------------------------------------------------------------------------------------
