@@ -1,32 +1,32 @@
 """Benchmarks on Kubernetes, shared by every component's cluster cells: the session, the waits, one diagnose.
 
-A :class:`BenchCluster` is one cluster as cells see it: how to reach it (a
-:class:`~labkit.targets.kube.KubeTarget` and a :class:`~labkit._run.Runner` for the ``kubectl`` argv a
-learner could paste), where pods go (:class:`Placement`), and the facts for the rows. Objects a cell
-makes are labelled and deleted by label (:class:`LabelledObjects`), adopted by the run's scope before
-they exist, so errors, Ctrl-C and SIGTERM still remove them. Waits bound the whole wait and, when they
-give up, carry what a person looks at next (:func:`diagnose`).
+A :class:`BenchCluster` is one cluster as cells see it, through both of labkit's ways in: a
+:class:`~labkit.targets.kube.KubeTarget` and a :class:`~labkit._run.Runner` for what a learner could
+type (``kubectl apply`` of the manifests, ``kubectl exec`` of a measurement, ``kubectl delete``), and the
+API (a :class:`labkit.k8s.Cluster` on the same kubeconfig file and context) for every read, wait and
+diagnosis (DESIGN §2). It also knows where pods go (:class:`Placement`) and the facts for the rows.
+Objects a cell makes are labelled and deleted by label (:class:`LabelledObjects`), adopted by the run's
+scope before they exist, so errors, Ctrl-C and SIGTERM still remove them. Waits bound the whole wait
+and, when they give up, carry what a person looks at next (:meth:`labkit.k8s.Cluster.diagnose`).
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
 import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from labkit import docker
+from labkit import docker, k8s
 from labkit._run import Runner, default_runner
-from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit.errors import BadInput, LabkitError, Unavailable, WaitTimeout
+from labkit.k8s import JobFailed, PvcPending
 from labkit.log import log
 from labkit.manifests import to_yaml
 from labkit.targets.kube import KubeTarget
 
 NAMESPACE = "labkit-bench"
 CONTROL_PLANE = "node-role.kubernetes.io/control-plane"
-POLL_S = 10.0  # a Job is checked for Failed at least this often while waiting for Complete
+POLL_S = 2.0  # how often a wait reads the object it waits for (a GET: cheap)
 
 
 def object_labels(session: str, role: str, **extra: str) -> dict[str, str]:
@@ -36,6 +36,12 @@ def object_labels(session: str, role: str, **extra: str) -> dict[str, str]:
 
 def selector(session: str, role: str) -> str:
     return f"{docker.SESSION}={session},{docker.ROLE}={role}"
+
+
+def connect(target: KubeTarget) -> k8s.Cluster:
+    """The API of ``target``'s cluster: the same kubeconfig file and context as its kubectl argv (a kind
+    target has no ``--context``: both then use the file's current-context)."""
+    return k8s.connect(context=target.context, kubeconfig=target.kubeconfig)
 
 
 @dataclass(frozen=True)
@@ -50,20 +56,21 @@ class Node:
         return not self.why_not
 
 
-def parse_nodes(node_list: dict[str, Any]) -> list[Node]:
-    """Nodes from ``kubectl get nodes -o json``, each with why it cannot take bench pods ("" if it can)."""
+def bench_nodes(infos: list[k8s.NodeInfo]) -> list[Node]:
+    """Nodes by name, each with why it cannot take bench pods ("" if it can)."""
     out = []
-    for item in node_list.get("items", []):
-        meta, spec, status = item.get("metadata", {}), item.get("spec", {}), item.get("status", {})
-        labels = meta.get("labels") or {}
-        ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
-        blocking = [t["key"] for t in spec.get("taints") or []
-                    if t.get("effect") in ("NoSchedule", "NoExecute") and t.get("key") != CONTROL_PLANE]
-        why = ("not Ready" if not ready else "cordoned" if spec.get("unschedulable")
+    for n in infos:
+        blocking = [t.rsplit(":", 1)[0] for t in n.taints
+                    if t.rsplit(":", 1)[-1] in ("NoSchedule", "NoExecute") and t.rsplit(":", 1)[0] != CONTROL_PLANE]
+        why = ("not Ready" if not n.ready else "cordoned" if n.unschedulable
                else f"tainted {', '.join(blocking)}" if blocking else "")
-        out.append(Node(meta["name"], CONTROL_PLANE in labels, why,
-                        status.get("nodeInfo", {}).get("kubeletVersion", "")))
+        out.append(Node(n.name, "control-plane" in n.roles, why, n.kubelet_version))
     return sorted(out, key=lambda n: n.name)
+
+
+def parse_nodes(node_list: dict[str, Any]) -> list[Node]:
+    """:func:`bench_nodes` of a NodeList (``GET /api/v1/nodes``, ``kubectl get nodes -o json``)."""
+    return bench_nodes(k8s.node_infos(node_list))
 
 
 @dataclass(frozen=True)
@@ -126,10 +133,12 @@ def check_image(ref: str) -> str:
 
 @dataclass
 class BenchCluster:
-    """One cluster as the cells see it: how to reach it, where pods go, facts for the rows."""
+    """One cluster as the cells see it: kubectl argv for what a learner types, the API for reads and waits,
+    where pods go, facts for the rows."""
 
     target: KubeTarget
     runner: Runner
+    api: Any  # labkit.k8s.Cluster (tests: one over a fake API server, tests/fakes.py)
     placement: Placement
     nodes: list[Node]
 
@@ -139,7 +148,7 @@ class BenchCluster:
                                quiet=quiet)
 
     def facts(self) -> dict[str, Any]:
-        """Cluster columns of the schema (kind and node image are not visible through kubectl)."""
+        """Cluster columns of the schema (kind and node image are not visible through the API)."""
         versions = sorted({n.kubelet_version for n in self.nodes if n.kubelet_version})
         return {"k8s_version": ",".join(versions) or None, "n_nodes": len(self.nodes)}
 
@@ -152,16 +161,14 @@ class BenchCluster:
                               "note": self.placement.note}}
 
 
-def prepare(target: KubeTarget, *, runner: Runner | None = None) -> BenchCluster:
-    """Read the nodes, choose the placement and make the bench namespace (idempotent)."""
+def prepare(target: KubeTarget, *, runner: Runner | None = None, api: Any = None) -> BenchCluster:
+    """Read the nodes (API), choose the placement and make the bench namespace (kubectl apply; idempotent).
+
+    ``api`` defaults to :func:`connect` of ``target``."""
     run = runner or default_runner()
-    res = run.run(list(target.kubectl("get", "nodes", "--output", "json")), timeout=60, quiet=True)
-    try:
-        nodes = parse_nodes(json.loads(res.stdout))
-    except (ValueError, KeyError) as exc:
-        raise LabkitError(f"kubectl get nodes gave no node list: {res.stdout[:200]!r}",
-                          fix=f"check that `{shlex.join(target.kubectl('get', 'nodes'))}` works") from exc
-    cluster = BenchCluster(target, run, place(nodes), nodes)
+    client = api if api is not None else connect(target)
+    nodes = bench_nodes(client.nodes())
+    cluster = BenchCluster(target, run, client, place(nodes), nodes)
     cluster.kubectl("apply", "--filename", "-", stdin=to_yaml([namespace_manifest()]))
     p = cluster.placement
     log(f"✓ cluster {target.name}: {len(nodes)} node(s); bench pods on {p.first or '-'} and {p.second or '-'}"
@@ -194,7 +201,7 @@ class LabelledObjects:
 
 
 class PodsNotReady(Unavailable):
-    """A cell's pods did not become Ready; ``diagnostics`` holds describe and events output."""
+    """A cell's pods did not become Ready; ``diagnostics`` holds the pods' reasons, events and logs."""
 
     def __init__(self, cell: str, timeout: float, diagnostics: str, *, fix: str) -> None:
         self.cell, self.timeout, self.diagnostics = cell, timeout, diagnostics
@@ -202,19 +209,9 @@ class PodsNotReady(Unavailable):
         super().__init__(f"{cell}: pods not Ready within {timeout:g} s\n--- diagnostics ---\n{tail}", fix=fix)
 
 
-class JobFailed(LabkitError):
-    """A fio Job ended Failed (or not at all); ``diagnostics`` holds its logs, describe and events."""
-
-    def __init__(self, job: str, reason: str, output: str, diagnostics: str, *, fix: str | None = None) -> None:
-        self.job, self.reason, self.output, self.diagnostics = job, reason, output, diagnostics
-        tail = "\n".join(diagnostics.strip().splitlines()[-30:])
-        out = "\n".join(output.strip().splitlines()[-8:])
-        super().__init__(f"fio Job {job} {reason}" + (f"\n--- fio output (last lines) ---\n{out}" if out else "")
-                         + f"\n--- diagnostics ---\n{tail}", fix=fix)
-
-
 class PvcNotBound(Unavailable):
-    """A cell's claim did not turn Bound; ``why`` is the telling event, ``diagnostics`` the describe output."""
+    """A cell's claim did not turn Bound; ``why`` is the telling event, ``diagnostics`` the claim's events,
+    its consumer's pods and the namespace's events."""
 
     def __init__(self, cell: str, claim: str, headline: str, why: str, diagnostics: str, *, fix: str) -> None:
         self.cell, self.claim, self.why, self.diagnostics = cell, claim, why, diagnostics
@@ -222,102 +219,50 @@ class PvcNotBound(Unavailable):
         super().__init__(f"{cell}: PVC {claim} {headline}: {why}\n--- diagnostics ---\n{tail}", fix=fix)
 
 
-def events_why(describe: str) -> str:
-    """The event that explains a Pending object: the newest Warning, else the newest event."""
-    _, _, section = describe.partition("\nEvents:")
-    if not section.strip() or section.strip().startswith("<none>"):
-        return "no events at all (is the StorageClass's provisioner running?)"
-    events = []
-    for line in section.splitlines():
-        parts = re.split(r"\s{2,}", line.strip())
-        if len(parts) >= 3 and parts[0] in ("Normal", "Warning"):
-            events.append((parts[0], parts[1], parts[-1]))
-    if not events:
-        return "no events at all (is the StorageClass's provisioner running?)"
-    _, reason, message = next((e for e in reversed(events) if e[0] == "Warning"), events[-1])
-    return f"{reason}: {message}"
+def wait_ready(cluster: BenchCluster, cell: str, pods: str, *, count: int, timeout: float, fix: str) -> list[Any]:
+    """Wait until ``count`` pods matching the selector ``pods`` are Ready (the API; the timeout covers the
+    whole wait); else :class:`PodsNotReady` with the pods' reasons, warnings first, crashed containers' logs."""
+    try:
+        return list(cluster.api.wait_pods_ready(NAMESPACE, pods, count=count, timeout=timeout))
+    except WaitTimeout as exc:
+        raise PodsNotReady(cell, timeout, exc.diagnostics, fix=fix) from exc
 
 
-def diagnose(cluster: BenchCluster, *commands: tuple[str, ...]) -> str:
-    out = []
-    for args in commands:
-        shown = shlex.join(cluster.target.kubectl(*args))
-        try:
-            res = cluster.kubectl(*args, timeout=30, check=False, quiet=True)
-            out.append(f"$ {shown}\n{res.stdout}{res.stderr}")
-        except LabkitError as exc:
-            out.append(f"$ {shown}\n{exc.message}")
-    return "\n".join(out)
+def wait_job(cluster: BenchCluster, name: str, *, timeout: float) -> None:
+    """Wait for Job ``name`` to Complete; a Failed or vanished Job ends the wait at once, and every way of
+    not completing is :class:`JobFailed` with the pods' output (fio's own words), events and reasons."""
+    try:
+        cluster.api.wait_job(NAMESPACE, name, timeout=timeout, poll=POLL_S)
+    except JobFailed as exc:
+        raise JobFailed(name, exc.reason, exc.diagnostics, output=_output(cluster, name),
+                        fix="read the Job's output and its pods' events above; "
+                            f"`{shlex.join(cluster.target.kubectl('get', 'jobs,pods', '-n', NAMESPACE))}`") from exc
 
 
-def _events() -> tuple[str, ...]:
-    return ("get", "events", "--namespace", NAMESPACE, "--sort-by=.lastTimestamp")
-
-
-def _job_failure(cluster: BenchCluster, name: str) -> str | None:
-    """``"Failed (DeadlineExceeded: …)"`` once the Job has failed, else None."""
-    res = cluster.kubectl("get", "job", name, "--namespace", NAMESPACE, "--output", "json", timeout=30,
-                          check=False, quiet=True)
-    if not res.ok:
-        return f"is gone: {res.stderr.strip()[-200:]}" if "NotFound" in res.stderr else None
-    for cond in json.loads(res.stdout or "{}").get("status", {}).get("conditions") or []:
-        if cond.get("type") == "Failed" and cond.get("status") == "True":
-            return f"failed ({cond.get('reason', '?')}: {cond.get('message', '')})"
-    return None
-
-
-def wait_job(cluster: BenchCluster, name: str, *, timeout: float, quiet: bool = False,
-             poll: float = POLL_S) -> None:
-    """Wait for Job ``name`` to Complete; a Failed Job ends the wait at once with its logs and events.
-
-    ``kubectl wait`` waits for one condition, so it waits in slices of ``poll`` seconds and the
-    Job is checked for Failed between them; ``timeout`` bounds the whole wait."""
-    slices = max(1, math.ceil(timeout / poll))
-    for i in range(slices):
-        step = min(poll, timeout - i * poll)
-        res = cluster.kubectl("wait", "--for=condition=Complete", f"job/{name}",
-                              "--namespace", NAMESPACE,
-                              f"--timeout={step:g}s",          # one slice; the loop bounds the whole wait
-                              timeout=step + 30, check=False, quiet=quiet)
-        if res.ok:
-            return
-        if "timed out" not in res.stderr + res.stdout:
-            raise CommandError(res.argv, res.returncode, res.stdout, res.stderr)
-        failure = _job_failure(cluster, name)
-        if failure:
-            raise _job_error(cluster, name, failure)
-    raise _job_error(cluster, name, f"did not complete within {timeout:g} s")
-
-
-def _job_error(cluster: BenchCluster, name: str, reason: str) -> JobFailed:
-    logs = cluster.kubectl("logs", f"job/{name}", "--namespace", NAMESPACE, "--tail=40", timeout=30, check=False,
-                           quiet=True)
-    diag = diagnose(cluster, ("describe", "pods", "--namespace", NAMESPACE, "--selector",
-                               f"batch.kubernetes.io/job-name={name}"), _events())
-    return JobFailed(name, reason, logs.stdout + logs.stderr, diag,
-                     fix="read fio's output and the pod's events above; `kubectl get jobs,pods -n labkit-bench`")
+def _output(cluster: BenchCluster, job: str) -> str:
+    """The last lines each pod of ``job`` wrote (never raises: a failure to read is a line saying so)."""
+    try:
+        pods = cluster.api.pods(NAMESPACE, k8s.job_pods(job))
+    except LabkitError as exc:
+        return f"(could not list the pods of Job {job}: {exc.message})"
+    return "\n".join(cluster.api.logs(p.name, NAMESPACE, tail=40) for p in pods)
 
 
 def wait_bound(cluster: BenchCluster, cell: str, claim: str, info: Any, *,
                consumer: str, timeout: float) -> None:
     """Wait for the claim to be Bound, *after* its first consumer exists; else :class:`PvcNotBound`."""
-    res = cluster.kubectl("wait", "--for=jsonpath={.status.phase}=Bound", f"pvc/{claim}",
-                          "--namespace", NAMESPACE,
-                          f"--timeout={timeout:g}s",
-                          timeout=timeout + 30, check=False)
-    if res.ok:
+    try:
+        cluster.api.wait_pvc_bound(NAMESPACE, claim, timeout=timeout, consumers=k8s.job_pods(consumer), poll=POLL_S)
         return
-    describe = diagnose(cluster, ("describe", "pvc", claim, "--namespace", NAMESPACE))
-    diag = describe + "\n" + diagnose(cluster, ("describe", "pods", "--namespace", NAMESPACE, "--selector",
-                                                 f"batch.kubernetes.io/job-name={consumer}"), _events())
+    except PvcPending as exc:
+        why, diag = exc.why, exc.diagnostics
+        if why == "no events at all":
+            why += " (is the StorageClass's provisioner running?)"
     mode = info.binding_mode if info else "binding mode unknown"
     sc = info.name if info else "?"
     provisioner = info.provisioner if info else "its provisioner"
     fix = (f"the consumer Job {consumer} exists (WaitForFirstConsumer needs one): is it schedulable (its events "
            "above)? " if mode == "WaitForFirstConsumer" else "") + (
-        f"Is {provisioner} running (`kubectl get pods --all-namespaces | grep -i provisioner`)?")
-    raise PvcNotBound(cell, claim, f"(StorageClass {sc}, {mode}) not Bound within {timeout:g} s",
-                      events_why(describe), diag, fix=fix)
-
-
-# --- the cells' sessions -----------------------------------------------------------------------------------
+        f"Is {provisioner} running "
+        f"(`{shlex.join(cluster.target.kubectl('get', 'pods', '--all-namespaces'))} | grep -i provisioner`)?")
+    raise PvcNotBound(cell, claim, f"(StorageClass {sc}, {mode}) not Bound within {timeout:g} s", why, diag, fix=fix)

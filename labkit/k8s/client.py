@@ -1,8 +1,8 @@
 """The only module that talks to the API server (the ``kubernetes`` client, imported lazily).
 
-A :class:`Cluster` wraps one ``ApiClient``: kubectl-like reads (nodes, pods, events, logs), readiness
-waits whose timeout carries the diagnostics (:mod:`labkit.k8s.waits`), and server-side apply/delete
-of plain dicts. Every request goes through :meth:`Cluster._request`, which turns client errors into
+A :class:`Cluster` wraps one ``ApiClient``: kubectl-like reads (nodes, pods, Jobs, claims, StorageClasses,
+events, logs), waits whose timeout carries the diagnostics (:mod:`labkit.k8s.waits`), and server-side
+apply/delete of plain dicts. Every request goes through :meth:`Cluster._request`, which turns client errors into
 labkit errors. Discovery is never used: REST paths come from the object's apiVersion and kind.
 Plans do not come here: they go through ``kubectl`` so a learner can read and type them.
 
@@ -17,7 +17,7 @@ import json
 import os
 import shlex
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,30 +25,30 @@ from labkit._run import Result
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
 from labkit.k8s.parse import (
     API_VERSIONS,
+    PvcInfo,
     DaemonSetInfo,
+    JobInfo,
     NodeInfo,
     Obj,
     PodInfo,
+    StorageClassInfo,
+    _pvc_info,
     _digits,
     _event_line,
     _event_time,
     _first_line,
+    _job_info,
     _node_info,
     _pod_info,
     _pods_path,
     _q,
     _required,
     rest_path,
+    storage_class_infos,
 )
+from labkit.k8s.errors import ApiError
 from labkit.k8s.waits import Waits
 from labkit.kubeconfig import resolve
-
-class ApiError(LabkitError):
-    """The API server refused a request: the verb, path, HTTP status and the server's own message."""
-
-    def __init__(self, method: str, path: str, status: int, server_message: str, *, fix: str | None = None) -> None:
-        self.method, self.path, self.status, self.server_message = method, path, status, server_message
-        super().__init__(f"{method} {path} failed with HTTP {status}: {server_message}", fix=fix)
 
 
 
@@ -84,12 +84,17 @@ def connect(context: str | None = None, kubeconfig: str | os.PathLike[str] | Non
 
 
 class Cluster(Waits):
-    """One API server. Build it with :func:`connect`, or :meth:`from_host` (no auth; tests)."""
+    """One API server. Build it with :func:`connect`, or :meth:`from_host` (no auth; tests).
+
+    ``timeout`` bounds each request; ``clock`` and ``sleep`` are what the waits measure time with
+    (tests pass a fake clock, so a three-minute timeout takes no time)."""
 
     def __init__(self, api: Any, *, context: str | None = None, kubeconfig: str | None = None,
-                 timeout: float = 10) -> None:
+                 timeout: float = 10, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self._api = api
         self.context, self.kubeconfig, self.timeout = context, kubeconfig, timeout
+        self.clock, self.sleep = clock, sleep
         self.server: str = api.configuration.host
 
     @classmethod
@@ -116,8 +121,11 @@ class Cluster(Waits):
     # -- requests ---------------------------------------------------------------------------------
 
     def _request(self, method: str, path: str, *, query: Sequence[tuple[str, str]] = (), body: Any = None,
-                 content_type: str | None = None, accept: str = "application/json") -> bytes:
-        """One HTTP request through the client's auth and TLS; labkit errors instead of client ones."""
+                 content_type: str | None = None, accept: str = "application/json",
+                 timeout: float | None = None) -> bytes:
+        """One HTTP request through the client's auth and TLS; labkit errors instead of client ones.
+
+        ``timeout`` (a wait's remaining time) may only shorten the cluster's request timeout."""
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
@@ -125,7 +133,8 @@ class Cluster(Waits):
         try:
             resp = self._api.call_api(path, method, query_params=list(query), header_params=headers, body=body,
                                       auth_settings=["BearerToken"], _preload_content=False,
-                                      _request_timeout=self.timeout)
+                                      _request_timeout=self.timeout if timeout is None
+                                      else min(self.timeout, timeout))
         except ApiException as exc:
             shown = f"{path}?{urlencode(list(query))}" if query else path
             raise self._api_error(method, shown, exc) from exc
@@ -140,11 +149,12 @@ class Cluster(Waits):
         finally:
             resp.release_conn()
 
-    def _get(self, path: str, query: Sequence[tuple[str, str]] = ()) -> Obj:
-        return json.loads(self._request("GET", path, query=query))
+    def _get(self, path: str, query: Sequence[tuple[str, str]] = (), *, timeout: float | None = None) -> Obj:
+        return json.loads(self._request("GET", path, query=query, timeout=timeout))
 
-    def _items(self, path: str, selector: str | None = None) -> list[Obj]:
-        return list(self._get(path, [("labelSelector", selector)] if selector else ()).get("items") or [])
+    def _items(self, path: str, selector: str | None = None, *, timeout: float | None = None) -> list[Obj]:
+        query = [("labelSelector", selector)] if selector else []
+        return list(self._get(path, query, timeout=timeout).get("items") or [])
 
     def _api_error(self, method: str, path: str, exc: Any) -> LabkitError:
         if not exc.status:  # status 0: the client's wrapper for a TLS failure
@@ -194,15 +204,36 @@ class Cluster(Waits):
                               int(d.get("status", {}).get("numberReady", 0))) for d in self._items(path)]
 
     def storage_classes(self) -> list[str]:
-        return [s["metadata"]["name"] for s in self._items("/apis/storage.k8s.io/v1/storageclasses")]
+        return list(self.storage_class_infos())
+
+    def storage_class_infos(self) -> dict[str, StorageClassInfo]:
+        """Every StorageClass by name, with its provisioner, binding mode and whether it is the default."""
+        return storage_class_infos(self._get("/apis/storage.k8s.io/v1/storageclasses"))
+
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj:
+        """One object as the API server returns it (``kubectl get KIND NAME -o json``); 404 is :class:`ApiError`."""
+        return self._get(rest_path(api_version, _required("kind", kind), _required("name", name), namespace))
+
+    def job(self, name: str, namespace: str, *, timeout: float | None = None) -> JobInfo:
+        return _job_info(self._get(rest_path("batch/v1", "Job", _required("Job name", name),
+                                             _required("namespace", namespace)), timeout=timeout))
+
+    def pvc(self, name: str, namespace: str, *, timeout: float | None = None) -> PvcInfo:
+        """A PersistentVolumeClaim's phase, class and volume."""
+        return _pvc_info(self._get(rest_path("v1", "PersistentVolumeClaim", _required("PVC name", name),
+                                               _required("namespace", namespace)), timeout=timeout))
 
     def events(self, namespace: str, *, involved: str | None = None, limit: int = 20) -> list[str]:
         """The newest ``limit`` events (newest last): ``Warning  FailedScheduling  pod/x: 0/3 nodes ...``."""
         return [_event_line(e) for e in self._events(namespace, involved)[-limit:]]
 
-    def _events(self, namespace: str, involved: str | None = None) -> list[Obj]:
-        query = [("fieldSelector", f"involvedObject.name={involved}")] if involved else []
-        items = self._get(f"/api/v1/namespaces/{_q(_required('namespace', namespace))}/events", query)["items"]
+    def _events(self, namespace: str, involved: str | None = None, *, kind: str | None = None,
+                timeout: float | None = None) -> list[Obj]:
+        fields = ([f"involvedObject.kind={kind}"] if kind else []) + ([f"involvedObject.name={involved}"]
+                                                                     if involved else [])
+        query = [("fieldSelector", ",".join(fields))] if fields else []
+        items = self._get(f"/api/v1/namespaces/{_q(_required('namespace', namespace))}/events", query,
+                          timeout=timeout)["items"]
         return sorted(items or [], key=_event_time)
 
     def logs(self, pod: str, namespace: str, *, container: str | None = None, tail: int = 40,

@@ -1,4 +1,5 @@
-"""Plain data out of the API server's JSON: nodes, pods, events, and REST paths without discovery."""
+"""Plain data out of the API server's JSON: nodes, pods, Jobs, claims, StorageClasses, events, and REST paths
+without discovery."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ class NodeInfo:
     internal_ip: str
     kubelet_version: str
     taints: tuple[str, ...]  # "key:effect"
+    unschedulable: bool = False  # cordoned (``kubectl cordon``/``drain``)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,43 @@ class PodInfo:
     restarts: int
     reason: str  # first waiting/terminated reason (ImagePullBackOff, CrashLoopBackOff, ...), "" when fine
     message: str
+    deleting: bool = False  # has a deletionTimestamp (terminating)
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A Job's outcome so far: ``state`` is ``Complete`` or ``Failed`` once a terminal condition is True,
+    else ``Running``; ``reason``/``message`` are that condition's."""
+
+    name: str
+    namespace: str
+    state: str
+    reason: str
+    message: str
+    active: int
+    succeeded: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class PvcInfo:
+    """A PersistentVolumeClaim: its phase (Pending, Bound, Lost), class and volume."""
+
+    name: str
+    namespace: str
+    phase: str
+    storage_class: str
+    volume: str
+    deleting: bool
+
+
+@dataclass(frozen=True)
+class StorageClassInfo:
+    name: str
+    provisioner: str
+    binding_mode: str  # Immediate or WaitForFirstConsumer
+    reclaim_policy: str
+    default: bool
 
 
 class DaemonSetInfo(NamedTuple):
@@ -116,7 +155,48 @@ def _node_info(n: Obj) -> NodeInfo:
         internal_ip=next((a["address"] for a in status.get("addresses") or [] if a.get("type") == "InternalIP"), ""),
         kubelet_version=status.get("nodeInfo", {}).get("kubeletVersion", ""),
         taints=tuple(f"{t['key']}:{t['effect']}" for t in n.get("spec", {}).get("taints") or []),
+        unschedulable=bool(n.get("spec", {}).get("unschedulable")),
     )
+
+
+def node_infos(node_list: Obj) -> list[NodeInfo]:
+    """The nodes of a NodeList (``GET /api/v1/nodes``, or ``kubectl get nodes -o json``)."""
+    return [_node_info(n) for n in node_list.get("items") or []]
+
+
+def job_pods(job: str) -> str:
+    """The label selector of a Job's pods (the Job controller sets it since Kubernetes 1.27)."""
+    return f"batch.kubernetes.io/job-name={job}"
+
+
+def _job_info(j: Obj) -> JobInfo:
+    meta, status = j["metadata"], j.get("status", {})
+    # Complete and Failed are terminal; SuccessCriteriaMet/FailureTarget (1.31+) come just before them
+    done = next((c for c in status.get("conditions") or [] if c.get("type") in ("Complete", "Failed")
+                 and c.get("status") == "True"), {})
+    return JobInfo(meta["name"], meta.get("namespace", ""), done.get("type", "Running"), done.get("reason", ""),
+                   done.get("message", ""), int(status.get("active", 0)), int(status.get("succeeded", 0)),
+                   int(status.get("failed", 0)))
+
+
+def _pvc_info(c: Obj) -> PvcInfo:
+    meta = c["metadata"]
+    return PvcInfo(meta["name"], meta.get("namespace", ""), c.get("status", {}).get("phase", "Pending"),
+                     c.get("spec", {}).get("storageClassName") or "", c.get("spec", {}).get("volumeName") or "",
+                     bool(meta.get("deletionTimestamp")))
+
+
+def storage_class_infos(class_list: Obj) -> dict[str, StorageClassInfo]:
+    """A StorageClassList by name (``volumeBindingMode`` and ``reclaimPolicy`` have API defaults)."""
+    out = {}
+    for item in class_list.get("items") or []:
+        meta = item.get("metadata", {})
+        notes = meta.get("annotations") or {}
+        out[meta["name"]] = StorageClassInfo(
+            meta["name"], str(item.get("provisioner", "")), str(item.get("volumeBindingMode", "Immediate")),
+            str(item.get("reclaimPolicy", "Delete")),
+            notes.get("storageclass.kubernetes.io/is-default-class") == "true")
+    return out
 
 
 def _statuses(p: Obj) -> list[tuple[Obj, bool]]:
@@ -146,7 +226,7 @@ def _pod_info(p: Obj) -> PodInfo:
         ip=status.get("podIP", ""), phase=status.get("phase", ""),
         ready=_condition(p, "Ready").get("status") == "True",
         restarts=sum(int(c.get("restartCount", 0)) for c, _ in _statuses(p)),
-        reason=reason, message=message,
+        reason=reason, message=message, deleting=bool(meta.get("deletionTimestamp")),
     )
 
 
@@ -163,11 +243,19 @@ def _pods_report(pods: list[PodInfo], where: str) -> list[str]:
     return lines
 
 
-def _crashed_containers(items: list[Obj]) -> list[tuple[str, str]]:
-    """(pod, container) whose previous run is worth reading: restarted or in CrashLoopBackOff."""
-    return [(p["metadata"]["name"], c["name"]) for p in items for c, _ in _statuses(p)
-            if c.get("restartCount", 0) > 0
-            or (c.get("state") or {}).get("waiting", {}).get("reason") == "CrashLoopBackOff"]
+def _crashed_containers(items: list[Obj]) -> list[tuple[str, str, bool]]:
+    """(pod, container, previous) whose log is worth reading: the previous run of a container that restarted
+    or is in CrashLoopBackOff, and the only run of one that ended with a non-zero exit code and was not
+    restarted (a Job's pod with ``restartPolicy: Never``)."""
+    out = []
+    for p in items:
+        for c, _ in _statuses(p):
+            state = c.get("state") or {}
+            if c.get("restartCount", 0) > 0 or state.get("waiting", {}).get("reason") == "CrashLoopBackOff":
+                out.append((p["metadata"]["name"], c["name"], True))
+            elif state.get("terminated", {}).get("exitCode", 0) != 0:
+                out.append((p["metadata"]["name"], c["name"], False))
+    return out
 
 
 def _event_time(e: Obj) -> datetime:
@@ -178,6 +266,15 @@ def _event_time(e: Obj) -> datetime:
         return datetime.fromisoformat(stamp)
     except (TypeError, ValueError):
         return datetime.min.replace(tzinfo=UTC)
+
+
+def telling_event(events: list[Obj]) -> str | None:
+    """``"Reason: message"`` of the event that explains a waiting object: its newest Warning, else its newest
+    event (``events`` oldest first); None when there are none."""
+    if not events:
+        return None
+    e = next((e for e in reversed(events) if e.get("type") == "Warning"), events[-1])
+    return f"{e.get('reason', '')}: {str(e.get('message', '')).strip()}"
 
 
 def _event_line(e: Obj) -> str:

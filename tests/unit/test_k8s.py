@@ -2,7 +2,10 @@
 
 The answers in tests/data/k8s/ are what kube-apiserver v1.36.1 (kind v0.32.0) returns: a three-node kind
 cluster with one worker still NotReady, a namespace with a ready pod, an ImagePullBackOff, a CrashLoopBackOff
-and an unschedulable pod, their events, and the DaemonSets of each CNI labkit installs.
+and an unschedulable pod, their events, and the DaemonSets of each CNI labkit installs. The Job, claim,
+StorageClass and their events (``job-fio-*``, ``pods-fio-failed``, ``pvc-*``, ``events-fio-failed``,
+``events-pvc-pending``, ``storageclasses-kind``) are written in the API's shape for labkit's own fio Job and
+claim (no cluster can run here to record them) and are checked against the strict 1.36 schema below.
 ``exec`` uses a websocket and is not covered here.
 """
 
@@ -21,7 +24,10 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from labkit import k8s
+from labkit.bench import kube
 from labkit.errors import BadInput, LabkitError, Unavailable, WaitTimeout
+from labkit.targets.kube import KubeTarget
+from tests.fakes import Clock, FakeCluster, node_list, unreachable
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "k8s"
 JSON = {"Accept": "application/json"}
@@ -39,21 +45,6 @@ def only(podlist: dict[str, Any], app: str) -> dict[str, Any]:
 @pytest.fixture()
 def api(httpserver: HTTPServer) -> k8s.Cluster:
     return k8s.Cluster.from_host(httpserver.url_for(""), timeout=5)
-
-
-class FakeClock:
-    """time.monotonic and time.sleep for waits that take no real time."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def closed_port() -> int:
@@ -197,7 +188,7 @@ def test_wait_pods_ready_polls_until_every_matching_pod_is_ready(httpserver: HTT
     for fixture in ("pods-web-starting.json", "pods-web-starting.json", "pods-web-ready.json"):
         httpserver.expect_ordered_request("/api/v1/namespaces/demo/pods", method="GET",
                                           query_string={"labelSelector": "app=web"}).respond_with_json(load(fixture))
-    clock = FakeClock()
+    clock = Clock()
     pods = api.wait_pods_ready("demo", "app=web", count=2, timeout=30, poll=2, clock=clock, sleep=clock.sleep)
     httpserver.check_assertions()
     assert [(p.name, p.ready) for p in pods] == [("web-7c9f8d6b5-x2x4k", True), ("web-7c9f8d6b5-p8q2r", True)]
@@ -210,8 +201,8 @@ def test_wait_pods_ready_wants_count_pods_not_just_ready_ones(httpserver: HTTPSe
     one["items"] = one["items"][:1]
     httpserver.expect_ordered_request("/api/v1/namespaces/demo/pods").respond_with_json(one)
     httpserver.expect_ordered_request("/api/v1/namespaces/demo/pods").respond_with_json(load("pods-web-ready.json"))
-    clock = FakeClock()
-    assert len(api.wait_pods_ready("demo", "app=web", count=2, clock=clock, sleep=clock.sleep)) == 2
+    clock = Clock()
+    assert len(api.wait_pods_ready("demo", "app=web", count=2, timeout=180, clock=clock, sleep=clock.sleep)) == 2
     assert clock.sleeps == [2]
 
 
@@ -221,7 +212,7 @@ def test_wait_pods_ready_times_out_with_the_reasons_and_diagnostics(httpserver: 
         only(load("pods-demo.json"), "api"))
     httpserver.expect_request("/api/v1/namespaces/demo/events", method="GET").respond_with_json(
         load("events-demo.json"))
-    clock = FakeClock()
+    clock = Clock()
     with pytest.raises(WaitTimeout) as info:
         api.wait_pods_ready("demo", "app=api", timeout=10, poll=3, clock=clock, sleep=clock.sleep)
     httpserver.check_assertions()
@@ -276,6 +267,195 @@ def test_diagnose_turns_failures_into_text(httpserver: HTTPServer, api: k8s.Clus
         "(could not list events in kube-system: GET /api/v1/namespaces/kube-system/events failed with HTTP 504: "
         "etcdserver: request timed out)",
     ]
+
+
+JOB = "lk-3f9a2c1e8b-local-path-4"
+JOB_PATH = f"/apis/batch/v1/namespaces/labkit-bench/jobs/{JOB}"
+CLAIM = "lk-3f9a2c1e8b-openebs-hostpath"
+CLAIM_PATH = f"/api/v1/namespaces/labkit-bench/persistentvolumeclaims/{CLAIM}"
+WRITTEN = ("job-fio-running.json", "job-fio-complete.json", "job-fio-failed.json", "pvc-pending.json",
+           "pvc-bound.json", "pods-fio-failed.json", "events-fio-failed.json", "events-pvc-pending.json",
+           "storageclasses-kind.json")
+
+
+@pytest.mark.parametrize("fixture", WRITTEN)
+def test_the_written_fixtures_are_valid_api_objects_under_the_strict_schema(fixture: str) -> None:
+    import kubernetes_validate
+
+    doc = load(fixture)
+    kind = doc["kind"].removesuffix("List")
+    objs = [{"apiVersion": doc["apiVersion"], "kind": kind, **o} for o in doc["items"]] if "items" in doc else [doc]
+    for obj in objs:
+        assert kubernetes_validate.validate(obj, "1.36.0", strict=True) == "1.36"
+
+
+@pytest.mark.parametrize("wait", ["wait_pods_ready", "wait_job", "wait_pvc_bound"])
+def test_every_wait_takes_its_timeout_as_a_required_keyword(wait: str) -> None:
+    import inspect
+
+    param = inspect.signature(getattr(k8s.Cluster, wait)).parameters["timeout"]
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is inspect.Parameter.empty
+
+
+def test_wait_job_polls_until_the_job_is_complete(httpserver: HTTPServer, api: k8s.Cluster) -> None:
+    for fixture in ("job-fio-running.json", "job-fio-running.json", "job-fio-complete.json"):
+        httpserver.expect_ordered_request(JOB_PATH, method="GET", query_string="").respond_with_json(load(fixture))
+    clock = Clock()
+    job = api.wait_job("labkit-bench", JOB, timeout=60, clock=clock, sleep=clock.sleep)
+    httpserver.check_assertions()
+    assert job == k8s.JobInfo(JOB, "labkit-bench", "Complete", "CompletionsReached",
+                              "Reached expected number of succeeded pods", 0, 1, 0)
+    assert clock.sleeps == [2, 2]
+
+
+def test_a_failed_job_ends_the_wait_at_once_with_its_pod_events_and_output(httpserver: HTTPServer,
+                                                                         api: k8s.Cluster) -> None:
+    pod = load("pods-fio-failed.json")["items"][0]["metadata"]["name"]
+    httpserver.expect_request(JOB_PATH, method="GET").respond_with_json(load("job-fio-failed.json"))
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/pods", method="GET",
+                              query_string={"labelSelector": f"batch.kubernetes.io/job-name={JOB}"}
+                              ).respond_with_json(load("pods-fio-failed.json"))
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/events", method="GET", query_string=""
+                              ).respond_with_json(load("events-fio-failed.json"))
+    httpserver.expect_request(f"/api/v1/namespaces/labkit-bench/pods/{pod}/log", method="GET",
+                              query_string="container=fio&tailLines=40").respond_with_data(
+        (DATA / "logs-fio-failed.txt").read_text())
+    clock = Clock()
+    with pytest.raises(k8s.JobFailed) as info:
+        api.wait_job("labkit-bench", JOB, timeout=60, clock=clock, sleep=clock.sleep)
+    httpserver.check_assertions()
+    err = info.value
+    assert clock.sleeps == []  # the first look saw it Failed: no waiting for the timeout
+    assert err.reason == "failed (BackoffLimitExceeded: Job has reached the specified backoff limit)"
+    lines = err.diagnostics.splitlines()
+    assert lines[:2] == [f"1 of 1 pod(s) in labkit-bench matching 'batch.kubernetes.io/job-name={JOB}' not ready:",
+                         f"  pod/{pod} on labkit-worker: Failed, Error (restarts 0)"]
+    assert lines[3] == f"  Warning  BackoffLimitExceeded  job/{JOB}: Job has reached the specified backoff limit"
+    assert f"logs of pod/{pod} container fio (last 40 lines):" in lines  # a failed run, not a previous one
+    assert "  fio: pid=27, err=22/file:filesetup.c:805, func=open(/data/lk-fio.dat), error=Invalid argument" in lines
+    assert f"describe job {JOB}" in (err.fix or "")
+
+
+def test_a_job_that_is_gone_ends_the_wait(httpserver: HTTPServer, api: k8s.Cluster) -> None:
+    gone = {**load("status-404-deployment.json"), "message": f'jobs.batch "{JOB}" not found',
+            "details": {"name": JOB, "group": "batch", "kind": "jobs"}}
+    httpserver.expect_request(JOB_PATH).respond_with_json(gone, status=404)
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/pods").respond_with_json({"items": []})
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/events").respond_with_json({"items": []})
+    with pytest.raises(k8s.JobFailed, match=f'Job {JOB} is gone: jobs.batch "{JOB}" not found'):
+        api.wait_job("labkit-bench", JOB, timeout=60, clock=Clock(), sleep=Clock().sleep)
+
+
+def test_a_job_still_running_at_the_timeout_fails_with_what_it_was_doing(httpserver: HTTPServer,
+                                                                          api: k8s.Cluster) -> None:
+    httpserver.expect_request(JOB_PATH).respond_with_json(load("job-fio-running.json"))
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/pods").respond_with_json({"items": []})
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/events").respond_with_json({"items": []})
+    clock = Clock()
+    with pytest.raises(k8s.JobFailed) as info:
+        api.wait_job("labkit-bench", JOB, timeout=5, clock=clock, sleep=clock.sleep)
+    assert info.value.reason == "did not complete within 5 s (last seen: 1 active, 0 failed pod(s))"
+    assert clock.sleeps == [2, 2, 1]  # 5 s in all: the last sleep ends at the deadline
+
+
+def test_wait_pvc_bound_polls_until_the_claim_is_bound(httpserver: HTTPServer, api: k8s.Cluster) -> None:
+    for fixture in ("pvc-pending.json", "pvc-pending.json", "pvc-bound.json"):
+        httpserver.expect_ordered_request(CLAIM_PATH, method="GET").respond_with_json(load(fixture))
+    clock = Clock()
+    pvc = api.wait_pvc_bound("labkit-bench", CLAIM, timeout=60, clock=clock, sleep=clock.sleep)
+    httpserver.check_assertions()
+    assert pvc == k8s.PvcInfo(CLAIM, "labkit-bench", "Bound", "openebs-hostpath",
+                              "pvc-5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d", False)
+    assert clock.sleeps == [2, 2]
+
+
+def test_a_claim_still_pending_names_the_event_that_explains_it(httpserver: HTTPServer, api: k8s.Cluster) -> None:
+    httpserver.expect_request(CLAIM_PATH).respond_with_json(load("pvc-pending.json"))
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/events", query_string={
+        "fieldSelector": f"involvedObject.kind=PersistentVolumeClaim,involvedObject.name={CLAIM}"}
+                              ).respond_with_json(load("events-pvc-pending.json"))
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/pods", query_string={
+        "labelSelector": f"batch.kubernetes.io/job-name={CLAIM}-prep"}).respond_with_json({"items": []})
+    httpserver.expect_request("/api/v1/namespaces/labkit-bench/events", query_string=""
+                              ).respond_with_json(load("events-pvc-pending.json"))
+    clock = Clock()
+    with pytest.raises(k8s.PvcPending) as info:
+        api.wait_pvc_bound("labkit-bench", CLAIM, timeout=10, consumers=f"batch.kubernetes.io/job-name={CLAIM}-prep",
+                           clock=clock, sleep=clock.sleep)
+    httpserver.check_assertions()
+    err = info.value
+    why = 'ProvisioningFailed: failed to provision volume with StorageClass "openebs-hostpath": create process ' \
+          "timeout after 120 seconds"
+    assert err.why == why  # the newest warning, although ExternalProvisioning was seen later
+    assert str(err).startswith(f"timed out after 10 s waiting for PVC {CLAIM} to be Bound (last seen Pending): {why}")
+    assert isinstance(err, WaitTimeout) and err.last is not None and err.last.phase == "Pending"
+    lines = err.diagnostics.splitlines()
+    assert lines[0] == f"persistentvolumeclaim/{CLAIM}: Pending, StorageClass openebs-hostpath"
+    assert lines[1] == f"events of persistentvolumeclaim/{CLAIM}:"
+    assert lines[-1].startswith("  Normal  ExternalProvisioning") and lines[-1].endswith("(x14)")
+    assert f"describe pvc {CLAIM}" in (err.fix or "") and sum(clock.sleeps) == 10
+
+
+def test_telling_event_is_the_newest_warning_else_the_newest_event() -> None:
+    from labkit.k8s.parse import _event_time
+
+    events = sorted(load("events-pvc-pending.json")["items"], key=_event_time)
+    assert k8s.telling_event(events).startswith("ProvisioningFailed: failed to provision volume")
+    normal = [e for e in events if e["type"] == "Normal"]
+    assert k8s.telling_event(normal).startswith("ExternalProvisioning: Waiting for a volume to be created")
+    assert k8s.telling_event([]) is None
+
+
+def test_storage_class_infos_read_provisioner_binding_mode_and_default(httpserver: HTTPServer,
+                                                                       api: k8s.Cluster) -> None:
+    httpserver.expect_request("/apis/storage.k8s.io/v1/storageclasses").respond_with_json(
+        load("storageclasses-kind.json"))
+    infos = api.storage_class_infos()
+    assert list(infos) == ["longhorn", "openebs-hostpath", "standard"] == api.storage_classes()
+    assert infos["standard"] == k8s.StorageClassInfo("standard", "rancher.io/local-path", "WaitForFirstConsumer",
+                                                     "Delete", True)
+    assert (infos["longhorn"].binding_mode, infos["longhorn"].default) == ("Immediate", False)
+
+
+def _web_pods(fake: FakeCluster) -> None:
+    for pod in load("pods-web-ready.json")["items"]:
+        fake.put({"apiVersion": "v1", "kind": "Pod", **pod})
+
+
+def test_a_wait_rides_out_an_api_server_that_is_away_for_a_moment() -> None:
+    fake = FakeCluster(node_list(1), kubeconfig="/kc")
+    _web_pods(fake)
+    fake.hooks.append(lambda req: (_ for _ in ()).throw(unreachable()) if len(fake.requests) <= 2 else None)
+    pods = fake.api.wait_pods_ready("demo", "app=web", count=2, timeout=30)
+    assert [p.ready for p in pods] == [True, True] and fake.clock.sleeps == [2, 2] and len(fake.requests) == 3
+
+
+def test_each_poll_of_a_wait_may_take_only_the_time_left() -> None:
+    fake = FakeCluster(node_list(1), kubeconfig="/kc")  # no pod matches: the wait runs to its timeout
+    with pytest.raises(WaitTimeout, match="timed out after 5 s"):
+        fake.api.wait_pods_ready("demo", "app=web", timeout=5)
+    polls = [r for r in fake.requests if r.query.get("labelSelector") == "app=web"]
+    assert [(r.at - fake.clock.start, r.timeout) for r in polls] == [(0, 5), (2, 3), (4, 1), (5, 1),
+                                                                     (5, 10)]  # the last: the diagnosis
+    assert fake.api.timeout == 10  # a poll never waits longer than a request may, nor than the time left
+
+
+def test_the_bench_client_reads_the_file_and_context_kubectl_is_given(httpserver: HTTPServer, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    server = httpserver.url_for("").rstrip("/")
+    a = kubeconfig(tmp_path / "a.yaml", server, ("kind-a",), current="kind-a")
+    b = kubeconfig(tmp_path / "b.yaml", server, ("kind-b",), current="kind-b")
+    monkeypatch.setenv("KUBECONFIG", os.pathsep.join([str(a), str(b)]))
+    httpserver.expect_request("/version").respond_with_json(load("version-kind.json"))
+    target = KubeTarget.for_context("kind-b")  # the second file of the list defines it
+    api = kube.connect(target)
+    assert target.kubectl("get", "nodes")[:5] == ("kubectl", "--kubeconfig", str(b), "--context", "kind-b")
+    assert (api.kubeconfig, api.context) == (str(b), "kind-b")
+    monkeypatch.setenv("KUBECONFIG", str(b))  # the user's own config: not the lab's cluster
+    kind_target = KubeTarget("a", str(a), None, "a")  # a kind cluster: its own file, no --context
+    assert "--context" not in kind_target.kubectl("get", "nodes")
+    api = kube.connect(kind_target)
+    assert (api.kubeconfig, api.context) == (str(a), "kind-a")  # that file's current-context, as kubectl
 
 
 # --- writes ----------------------------------------------------------------------------------------------------

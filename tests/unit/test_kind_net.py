@@ -1,15 +1,15 @@
-"""The kind target of the network benchmark, without a cluster: a recording fake kubectl, strict schemas.
+"""The kind target of the network benchmark, without a cluster: a fake cluster, strict schemas.
 
-The fake answers the kubectl argv the cluster cells send the way a kind cluster would
-(nodes, pod IPs, a ClusterIP, iperf3 and sockperf output recorded from real runs) and
-records every argv and stdin, so the tests pin the exact command contract.
+The fake (tests/fakes.py) is one kind cluster in memory, seen the two ways the cells see it: kubectl
+argv (apply, delete, and the ``kubectl exec`` of iperf3 and sockperf, answered with output recorded
+from real runs) and the API (nodes, pods, the ClusterIP, events, served as the API server returns
+them). It records every argv, stdin and API request, so the tests pin the exact command contract.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,172 +18,130 @@ import pandas as pd
 import pytest
 import yaml
 
-from labkit import cli, plots
+from labkit import cli, k8s, plots
 from labkit.components.storage import compare as kind_sto
 from labkit.components.network import options as network_options
 from labkit.bench.request import BenchRequest
-from labkit.components.fresh import ClusterOps
 from labkit.targets import replay
 from labkit.bench.plan import catalog, plan
 from labkit._run import Result
 from labkit.bench import harness as runner, kube
 from labkit.components.network import compare as kind, kube_cells as kind_net
 from labkit.bench.store import Store
-from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit.errors import BadInput, LabkitError, Unavailable
 from labkit.targets.kube import KubeTarget
 from labkit.versions import tools_image
+from tests.fakes import (
+    KUBECONFIG_LAB,
+    Call,
+    FakeCluster,
+    FakeClusterOps,
+    Request,
+    api_status,
+    kind_node,
+    node_list,
+    unreachable,
+)
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 K8S_VERSIONS = ("1.34.0", "1.35.0", "1.36.0", "1.37.0")
 POD_CELLS = ["hostnet", "pod-same-node", "pod-cross-node", "clusterip"]
 KC = "/home/u/.local/share/labkit/kube/labkit-bench-calico.yaml"
+CLUSTER_IP = "10.96.17.4"
+PULL_FAILED = ('Back-off pulling image "{image}": ErrImagePull: failed to pull and unpack image "docker.io/{image}": '
+               'failed to resolve reference "docker.io/{image}": pull access denied, repository does not exist or '
+               "may require authorization: server message: insufficient_scope: authorization failed")
 
 
-# --- a kind cluster as kubectl shows it ------------------------------------------------------------------
+@pytest.fixture(autouse=True)
+def _no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs need no Docker: the harness is told there is none, so a unit test neither depends on the
+    host's daemon nor reaps what other sessions on it left."""
+    from labkit import docker
+
+    monkeypatch.setattr(docker, "available", lambda *a, **k: False)
 
 
-def kind_node(name: str, ip: str, *, control_plane: bool = False, ready: bool = True,
-              unschedulable: bool = False) -> dict[str, Any]:
-    """One node of ``kubectl get nodes -o json`` on kind v0.32 (node image kindest/node:v1.36.1)."""
-    labels = {"beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-              "kubernetes.io/hostname": name, "kubernetes.io/os": "linux"}
-    spec: dict[str, Any] = {"podCIDR": f"10.244.{ip.rsplit('.', 1)[1]}.0/24", "providerID": f"kind://docker/x/{name}"}
-    if control_plane:
-        labels.update({"node-role.kubernetes.io/control-plane": "",
-                       "node.kubernetes.io/exclude-from-external-load-balancers": ""})
-        spec["taints"] = [{"effect": "NoSchedule", "key": "node-role.kubernetes.io/control-plane"}]
-    if unschedulable:
-        spec["unschedulable"] = True
-        spec.setdefault("taints", []).append({"effect": "NoSchedule", "key": "node.kubernetes.io/unschedulable",
-                                              "timeAdded": "2026-11-26T18:02:11Z"})
-    conditions = [{"type": t, "status": "False", "reason": f"KubeletHas{r}"} for t, r in
-                  (("MemoryPressure", "SufficientMemory"), ("DiskPressure", "NoDiskPressure"),
-                   ("PIDPressure", "SufficientPID"))]
-    conditions.append({"type": "Ready", "status": "True" if ready else "False",
-                       "reason": "KubeletReady" if ready else "KubeletNotReady"})
-    return {"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": name, "labels": labels, "creationTimestamp": "2026-11-26T18:00:53Z",
-                         "annotations": {"node.alpha.kubernetes.io/ttl": "0"}},
-            "spec": spec,
-            "status": {"addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
-                       "conditions": conditions,
-                       "nodeInfo": {"kubeletVersion": "v1.36.1", "kubeProxyVersion": "",
-                                    "osImage": "Debian GNU/Linux 12 (bookworm)", "architecture": "amd64",
-                                    "containerRuntimeVersion": "containerd://2.1.4", "operatingSystem": "linux"}}}
+# --- a kind cluster running the network cells ---------------------------------------------------------------
 
 
-def node_list(workers: int, *, name: str = "labkit-bench-calico", **worker_kw: Any) -> dict[str, Any]:
-    nodes = [kind_node(f"{name}-control-plane", "172.18.0.2", control_plane=True)]
-    nodes += [kind_node(f"{name}-worker{'' if i == 0 else i + 1}", f"172.18.0.{i + 3}", **worker_kw)
-              for i in range(workers)]
-    return {"apiVersion": "v1", "kind": "List", "items": nodes, "metadata": {"resourceVersion": ""}}
+def pod_ip(fake: FakeCluster, pod: dict[str, Any]) -> str:
+    """A hostNetwork pod has its node's IP; any other a stable address of the pod network."""
+    if pod["spec"].get("hostNetwork"):
+        node = fake.of("Node")[pod["spec"]["nodeName"]]
+        return str(node["status"]["addresses"][0]["address"])
+    return f"10.244.{1 + sum(map(ord, pod['metadata']['name'])) % 200}.7"
 
 
-@dataclass
-class Call:
-    argv: list[str]
-    stdin: str | None
-    timeout: float
+def settle(never_ready: tuple[str, ...] = ()) -> Callable[[FakeCluster, dict[str, Any]], None]:
+    """The kubelet and the Service controller: pods start Ready with an IP, Services get a ClusterIP.
 
-    @property
-    def args(self) -> list[str]:
-        """The argv after ``kubectl --kubeconfig … [--context …]``."""
-        rest = self.argv[3:]
-        return rest[2:] if rest[:1] == ["--context"] else rest
+    A pod of a cell in ``never_ready`` stays Pending in ImagePullBackOff (its image is not in the nodes
+    and cannot be pulled), with the kubelet's events."""
 
+    def act(fake: FakeCluster, obj: dict[str, Any]) -> None:
+        if obj["kind"] == "Service":
+            obj["spec"].update(clusterIP=CLUSTER_IP, clusterIPs=[CLUSTER_IP])
+            return
+        if obj["kind"] != "Pod":
+            return
+        box = obj["spec"]["containers"][0]
+        started = {"type": "PodScheduled", "status": "True"}
+        if any(cell in obj["metadata"]["name"] for cell in never_ready):
+            waiting = {"reason": "ImagePullBackOff", "message": PULL_FAILED.format(image=box["image"])}
+            obj["status"] = {"phase": "Pending", "hostIP": "172.18.0.3", "podIP": pod_ip(fake, obj),
+                             "conditions": [started, {"type": "Ready", "status": "False",
+                                                      "reason": "ContainersNotReady"}],
+                             "containerStatuses": [{"name": box["name"], "image": box["image"], "ready": False,
+                                                    "restartCount": 0, "started": False, "imageID": "",
+                                                    "state": {"waiting": waiting}, "lastState": {}}]}
+            fake.event(obj, "Normal", "Scheduled", f"Successfully assigned labkit-bench/{obj['metadata']['name']} "
+                       f"to {obj['spec']['nodeName']}", source="default-scheduler")
+            fake.event(obj, "Warning", "Failed", f'Failed to pull image "{box["image"]}": {waiting["message"]}')
+            fake.event(obj, "Warning", "Failed", "Error: ImagePullBackOff", count=4)
+            return
+        obj["status"] = {"phase": "Running", "hostIP": "172.18.0.3", "podIP": pod_ip(fake, obj),
+                         "conditions": [started, {"type": "Ready", "status": "True"}],
+                         "containerStatuses": [{"name": box["name"], "image": box["image"], "ready": True,
+                                                "restartCount": 0, "started": True,
+                                                "state": {"running": {"startedAt": "2026-11-30T09:00:03Z"}}}]}
 
-class FakeKube:
-    """A recording kubectl for one kind cluster. ``on[verb]`` overrides a verb's answer."""
-
-    def __init__(self, nodes: dict[str, Any]) -> None:
-        self.nodes = nodes
-        self.calls: list[Call] = []
-        self.pods: dict[str, dict[str, Any]] = {}  # name -> manifest
-        self.services: dict[str, dict[str, Any]] = {}
-        self.on: dict[str, Callable[[Call], Result]] = {}
-
-    def run(self, argv: list[str], *, timeout: float = 0, stdin: str | None = None, env: Any = None,
-            check: bool = True, quiet: bool = False) -> Result:
-        call = Call([str(a) for a in argv], stdin, timeout)
-        self.calls.append(call)
-        verb = call.args[0]
-        res = self.on[verb](call) if verb in self.on else getattr(self, "_" + verb)(call)
-        if check and not res.ok:
-            raise CommandError(call.argv, res.returncode, res.stdout, res.stderr)
-        return res
-
-    def ok(self, call: Call, stdout: str = "", stderr: str = "", rc: int = 0) -> Result:
-        return Result(tuple(call.argv), rc, stdout, stderr)
-
-    def _get(self, call: Call) -> Result:
-        what = call.args[1]
-        if what == "nodes":
-            return self.ok(call, json.dumps(self.nodes))
-        if what == "pod":
-            return self.ok(call, json.dumps({"status": {"podIP": self.pod_ip(call.args[2])}}))
-        if what == "service":
-            return self.ok(call, json.dumps({"spec": {"clusterIP": "10.96.17.4"}}))
-        if what == "pods":
-            selector = call.args[call.args.index("--selector") + 1]
-            items = [{"metadata": {"name": n}, "status": {"phase": "Running"}} for n, p in self.pods.items()
-                     if _matches(p["metadata"]["labels"], selector)]
-            return self.ok(call, json.dumps({"kind": "List", "items": items}))
-        return self.ok(call, "LAST SEEN   TYPE   REASON   OBJECT   MESSAGE\n")
-
-    def pod_ip(self, name: str) -> str:
-        pod = self.pods[name]
-        if pod["spec"].get("hostNetwork"):
-            return {n["metadata"]["name"]: n["status"]["addresses"][0]["address"]
-                    for n in self.nodes["items"]}[pod["spec"]["nodeName"]]
-        return f"10.244.{1 + sum(map(ord, name)) % 200}.7"  # a stable address per pod
-
-    def _apply(self, call: Call) -> Result:
-        for obj in yaml.safe_load_all(call.stdin or ""):
-            name = obj["metadata"]["name"]
-            if obj["kind"] == "Pod":
-                self.pods[name] = obj
-            elif obj["kind"] == "Service":
-                self.services[name] = obj
-        return self.ok(call, "pod/x created\n")
-
-    def _wait(self, call: Call) -> Result:
-        return self.ok(call, "".join(f"{p} condition met\n" for p in call.args if p.startswith("pod/")))
-
-    def _exec(self, call: Call) -> Result:
-        tool = call.args[call.args.index("--") + 4]
-        if tool == "iperf3":
-            return self.ok(call, (DATA / "iperf3-tcp-1.json").read_text())
-        if tool == "taskset":
-            return self.ok(call, (DATA / "sockperf-pingpong-tcp.txt").read_text())
-        return self.ok(call)
-
-    def _delete(self, call: Call) -> Result:
-        selector = call.args[call.args.index("--selector") + 1]
-        for table in (self.pods, self.services):
-            for name in [n for n, o in table.items() if _matches(o["metadata"]["labels"], selector)]:
-                del table[name]
-        return self.ok(call)
-
-    def _describe(self, call: Call) -> Result:
-        return self.ok(call, "Events:\n  Warning  Failed  kubelet  Failed to pull image \"labkit/tools:0.2.0\": "
-                             "ErrImageNeverPull\n")
-
-    def verbs(self) -> list[str]:
-        return [c.args[0] for c in self.calls]
-
-    def of(self, verb: str) -> list[Call]:
-        return [c for c in self.calls if c.args[0] == verb]
+    return act
 
 
-def _matches(labels: dict[str, str], selector: str) -> bool:
-    return all(labels.get(k) == v for k, v in (kv.split("=") for kv in selector.split(",")))
+def exec_tool(call: Call) -> Result:
+    """``kubectl exec … -- timeout --kill-after=5 N TOOL …``: iperf3 and sockperf answer with real output."""
+    tool = call.args[call.args.index("--") + 4]
+    if tool == "iperf3":
+        return Result(tuple(call.argv), 0, (DATA / "iperf3-tcp-1.json").read_text(), "")
+    if tool == "taskset":
+        return Result(tuple(call.argv), 0, (DATA / "sockperf-pingpong-tcp.txt").read_text(), "")
+    raise AssertionError(f"a tool the pods do not run: {call.args}")
+
+
+@pytest.fixture()
+def kind_cluster(monkeypatch: pytest.MonkeyPatch) -> Callable[..., FakeCluster]:
+    """Make a fake kind cluster (``workers``, ``never_ready`` cells, ``context``/``kubeconfig``) and serve it."""
+
+    def make(workers: int = 2, *, never_ready: tuple[str, ...] = (), kubeconfig: str = KC,
+             context: str | None = None) -> FakeCluster:
+        fake = FakeCluster(node_list(workers), kubeconfig=kubeconfig, context=context, settle=settle(never_ready))
+        fake.answer(("exec",), exec_tool)
+        return fake.serve(monkeypatch)
+
+    return make
+
+
+def pods_read(fake: FakeCluster, selector: str) -> list[Request]:
+    """The API's reads of the pods a selector matches."""
+    return [r for r in fake.gets("/namespaces/labkit-bench/pods") if r.query.get("labelSelector") == selector]
 
 
 def target(context: str | None = None) -> KubeTarget:
     return KubeTarget("labkit-bench-calico", KC, context, "labkit-bench-calico" if context is None else None)
 
 
-def bench(fake: FakeKube, store: Path, *, cells: list[str] | None = None, kube: KubeTarget | None = None,
+def bench(fake: FakeCluster, store: Path, *, cells: list[str] | None = None, kube: KubeTarget | None = None,
           **kw: Any) -> runner.BenchRun:
     return runner.run("net", target="kind" if (kube or target()).kind_cluster else "cluster",
                       cells=cells or POD_CELLS, tests=["tcp-1", "latency"], reps=2, duration_s=1,
@@ -357,41 +315,46 @@ def test_pod_cells_without_a_cluster_are_refused_before_anything_runs(tmp_path: 
 # --- a run through the harness, against the fake ---------------------------------------------------------
 
 
-def test_a_kind_run_sends_exactly_these_commands(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_a_kind_run_sends_exactly_these_commands(kind_cluster: Callable[..., FakeCluster], tmp_path: Path) -> None:
+    fake = kind_cluster()
     res = bench(fake, tmp_path)
     session = res.meta()["session_id"]
     assert all(c.argv[:3] == ["kubectl", "--kubeconfig", KC] for c in fake.calls)
-    assert fake.calls[0].args == ["get", "nodes", "--output", "json"]
-    assert fake.calls[1].args == ["apply", "--filename", "-"]
-    assert list(yaml.safe_load_all(fake.calls[1].stdin or "")) == [kind_net.namespace_manifest()]
+    assert (fake.requests[0].method, fake.requests[0].path) == ("GET", "/api/v1/nodes")  # the nodes: read first
+    assert fake.calls[0].args == ["apply", "--filename", "-"]
+    assert list(yaml.safe_load_all(fake.calls[0].stdin or "")) == [kind_net.namespace_manifest()]
     placement = kind_net.place(kind_net.parse_nodes(node_list(2)))
-    applies = fake.of("apply")[1:]
+    applies = fake.kubectl("apply")[1:]
     assert [list(yaml.safe_load_all(a.stdin or "")) for a in applies] == [
         kind_net.cell_manifests(c, session=session, image=tools_image(), placement=placement) for c in POD_CELLS]
-    assert fake.of("wait")[0].args == ["wait", "--for=condition=Ready", f"pod/lk-{session}-hostnet-srv",
-                                       f"pod/lk-{session}-hostnet-cli", "--namespace", "labkit-bench",
-                                       "--timeout=180s"]
-    execs = [c.args for c in fake.of("exec")]
+    # readiness is read from the API: both pods of each cell, by its labels, each request bounded
+    for cell in POD_CELLS:
+        (ready,) = pods_read(fake, f"io.labkit.session={session},io.labkit.role=bench-{cell}")[:1]
+        assert ready.method == "GET" and ready.timeout is not None and ready.timeout <= 10
+    assert fake.gets(f"/namespaces/labkit-bench/services/lk-{session}-clusterip")  # the ClusterIP it dials
+    assert fake.clock.sleeps == []  # every pod was Ready at the first look
+    execs = [c.args for c in fake.kubectl("exec")]
     assert ["exec", "--namespace", "labkit-bench", f"lk-{session}-clusterip-cli", "--", "timeout", "--kill-after=5",
-            "33", "iperf3", "--client", "10.96.17.4", "--port", "5201", "--json", "--time", "1", "--parallel", "1",
+            "33", "iperf3", "--client", CLUSTER_IP, "--port", "5201", "--json", "--time", "1", "--parallel", "1",
             "--zerocopy", "--omit", "1"] in execs
     assert ["exec", "--namespace", "labkit-bench", f"lk-{session}-hostnet-cli", "--", "timeout", "--kill-after=5",
             "33", "taskset", "--cpu-list", "0", "sockperf", "ping-pong", "--ip", "172.18.0.3", "--port", "21111",
             "--tcp", "--time", "1", "--full-rtt"] in execs
     assert len(execs) == 4 * 2 * 3  # cells × tests × (warm-up + 2 repetitions)
-    assert {c.timeout for c in fake.of("exec")} == {33 + 30}  # kubectl outlives the in-pod timeout
-    deletes = [c.args for c in fake.of("delete")]
+    assert {c.timeout for c in fake.kubectl("exec")} == {33 + 30}  # kubectl outlives the in-pod timeout
+    deletes = [c.args for c in fake.kubectl("delete")]
     assert sorted(deletes) == sorted(
         ["delete", "pods,services", "--namespace", "labkit-bench", "--selector",
          f"io.labkit.session={session},io.labkit.role=bench-{c}", "--ignore-not-found", "--wait=false"]
         for c in POD_CELLS)
+    assert set(fake.verbs()) == {"apply", "exec", "delete"}  # reads and waits went to the API, not kubectl
     assert fake.verbs().index("delete") > max(i for i, v in enumerate(fake.verbs()) if v == "exec")
-    assert fake.pods == {} and fake.services == {}
+    assert fake.of("Pod") == {} and fake.of("Service") == {}
 
 
-def test_rows_carry_the_cni_the_cluster_and_the_ratio_to_n3(tmp_path: Path) -> None:
-    res = bench(FakeKube(node_list(2)), tmp_path)
+def test_rows_carry_the_cni_the_cluster_and_the_ratio_to_n3(kind_cluster: Callable[..., FakeCluster],
+                                                            tmp_path: Path) -> None:
+    res = bench(kind_cluster(), tmp_path)
     rows = res.rows()
     assert set(rows["status"]) == {"ok"} and set(rows["component"]) == {"calico"}
     assert set(rows["target"]) == {"kind"} and set(rows["k8s_version"]) == {"v1.36.1"}
@@ -407,114 +370,124 @@ def test_rows_carry_the_cni_the_cluster_and_the_ratio_to_n3(tmp_path: Path) -> N
     assert meta["image"] == tools_image()
 
 
-def test_a_context_is_passed_on_every_command(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_a_context_is_passed_on_every_command(kind_cluster: Callable[..., FakeCluster], tmp_path: Path) -> None:
+    fake = kind_cluster(kubeconfig="/tmp/kc", context="prod-admin")  # its API answers only that file and context
     kube = KubeTarget("prod", "/tmp/kc", "prod-admin")
     res = bench(fake, tmp_path, kube=kube, cells=["pod-same-node"])
     assert all(c.argv[:5] == ["kubectl", "--kubeconfig", "/tmp/kc", "--context", "prod-admin"] for c in fake.calls)
+    assert (fake.api.kubeconfig, fake.api.context) == ("/tmp/kc", "prod-admin") and fake.requests
     assert res.meta()["target"] == "cluster" and set(res.rows()["component"]) == {"unknown"}
 
 
-def test_a_single_node_cluster_stores_cross_node_cells_as_unavailable(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(0))
+def test_the_api_and_kubectl_must_be_the_same_cluster(kind_cluster: Callable[..., FakeCluster],
+                                                      tmp_path: Path) -> None:
+    fake = kind_cluster(kubeconfig="/tmp/kc", context="prod-admin")
+    with pytest.raises(AssertionError, match="a client for another cluster"):
+        bench(fake, tmp_path, kube=KubeTarget("prod", "/tmp/kc", "staging"), cells=["pod-same-node"])
+
+
+def test_a_single_node_cluster_stores_cross_node_cells_as_unavailable(kind_cluster: Callable[..., FakeCluster],
+                                                                      tmp_path: Path) -> None:
+    fake = kind_cluster(0)
     rows = bench(fake, tmp_path).rows()
     status = rows.groupby("cell")["status"].agg(set).to_dict()
     assert status == {"pod-same-node": {"ok"}, "hostnet": {"unavailable"}, "pod-cross-node": {"unavailable"},
                       "clusterip": {"unavailable"}}
     assert rows.loc[rows.cell == "clusterip", "error"].iloc[0].startswith("clusterip needs two nodes")
-    assert len(fake.of("apply")) == 2  # the namespace and pod-same-node only
+    assert len(fake.kubectl("apply")) == 2  # the namespace and pod-same-node only
 
 
-def test_pods_that_never_get_ready_are_unavailable_with_describe_and_events(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
-
-    def wait(call: Call) -> Result:
-        if any("pod-cross-node" in a for a in call.args):
-            return fake.ok(call, "", "error: timed out waiting for the condition on pods/lk-x-pod-cross-node-srv",
-                           rc=1)
-        return fake._wait(call)
-
-    fake.on["wait"] = wait
+def test_pods_that_never_get_ready_are_unavailable_with_their_reasons_and_events(
+        kind_cluster: Callable[..., FakeCluster], tmp_path: Path) -> None:
+    fake = kind_cluster(never_ready=("pod-cross-node",))
     res = bench(fake, tmp_path)
     rows = res.rows()
     error = rows.loc[rows.cell == "pod-cross-node", "error"].iloc[0]
     assert set(rows.loc[rows.cell == "pod-cross-node", "status"]) == {"unavailable"}
-    assert "pods not Ready within 180 s" in error and "ErrImageNeverPull" in error and "kind load" in error
-    assert ["describe", "pods", "--namespace", "labkit-bench", "--selector",
-            f"io.labkit.session={res.meta()['session_id']},io.labkit.role=bench-pod-cross-node"] in [
-        c.args for c in fake.of("describe")]
-    assert ["get", "events", "--namespace", "labkit-bench", "--sort-by=.lastTimestamp"] in [c.args for c in fake.calls]
+    assert "pods not Ready within 180 s" in error and "kind load" in error
+    session = res.meta()["session_id"]
+    assert (f"pod/lk-{session}-pod-cross-node-srv on labkit-bench-calico-worker: Pending, ImagePullBackOff: "
+            f'Back-off pulling image "{tools_image()}"') in error  # the pod's own reason
+    assert "events in labkit-bench (last 6, warnings first):\n  Warning  Failed  pod/" in error
+    assert "Error: ImagePullBackOff (x4)" in error
+    assert sum(fake.clock.sleeps) == 180  # the timeout covered the whole wait, on the fake clock
+    assert pods_read(fake, f"io.labkit.session={session},io.labkit.role=bench-pod-cross-node")
+    assert fake.gets("/namespaces/labkit-bench/events")  # the diagnosis read the events
     assert set(rows.loc[rows.cell == "pod-same-node", "status"]) == {"ok"}
-    assert len(fake.of("delete")) == 4 and fake.pods == {}  # the failed cell's pods were deleted too
+    assert len(fake.kubectl("delete")) == 4 and fake.of("Pod") == {}  # the failed cell's pods were deleted too
 
 
-def test_a_refused_manifest_makes_the_cell_unavailable_with_the_cluster_s_reason(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_a_refused_manifest_makes_the_cell_unavailable_with_the_cluster_s_reason(
+        kind_cluster: Callable[..., FakeCluster], tmp_path: Path) -> None:
+    fake = kind_cluster()
 
     def apply(call: Call) -> Result:
         if "hostNetwork" in (call.stdin or ""):
-            return fake.ok(call, "", 'Error from server (Forbidden): pods "x" is forbidden: violates PodSecurity '
-                           '"baseline:latest": host namespaces (hostNetwork=true)', rc=1)
-        return fake._apply(call)
+            return Result(tuple(call.argv), 1, "", 'Error from server (Forbidden): pods "x" is forbidden: violates '
+                          'PodSecurity "baseline:latest": host namespaces (hostNetwork=true)')
+        return fake.apply(call)
 
-    fake.on["apply"] = apply
+    fake.answer(("apply",), apply)
     rows = bench(fake, tmp_path).rows()
     error = rows.loc[rows.cell == "hostnet", "error"].iloc[0]
     assert "refused the manifests" in error and "hostNetwork=true" in error
 
 
-def test_ctrl_c_mid_measurement_deletes_every_cell_s_pods(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_ctrl_c_mid_measurement_deletes_every_cell_s_pods(kind_cluster: Callable[..., FakeCluster],
+                                                          tmp_path: Path) -> None:
+    fake = kind_cluster()
     execs = []
 
     def interrupt(call: Call) -> Result:
         execs.append(call)
         if len(execs) == 5:
             raise KeyboardInterrupt
-        return fake._exec(call)
+        return exec_tool(call)
 
-    fake.on["exec"] = interrupt
+    fake.answer(("exec",), interrupt)
     with pytest.raises(KeyboardInterrupt):
         bench(fake, tmp_path)
-    assert fake.verbs()[-4:] == ["delete"] * 4 and fake.pods == {} and fake.services == {}
+    assert fake.verbs()[-4:] == ["delete"] * 4 and fake.of("Pod") == {} and fake.of("Service") == {}
     store = Store(tmp_path)
     assert store.meta(store.run_ids()[0])["status"] == "interrupted"
 
 
-def test_a_failure_while_opening_cells_still_deletes_what_was_applied(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_a_failure_while_opening_cells_still_deletes_what_was_applied(kind_cluster: Callable[..., FakeCluster],
+                                                                      tmp_path: Path) -> None:
+    fake = kind_cluster()
 
-    def broken(call: Call) -> Result:
-        if call.args[1] == "service":
-            raise CommandError(call.argv, 1, "", "Unable to connect to the server: dial tcp 127.0.0.1:6443")
-        return fake._get(call)
+    def broken(req: Request) -> None:
+        if "/services/" in req.path:
+            raise api_status(500, "etcdserver: request timed out")
 
-    fake.on["get"] = broken
-    with pytest.raises(CommandError, match="Unable to connect"):
+    fake.hooks.append(broken)
+    with pytest.raises(k8s.ApiError, match="etcdserver: request timed out"):
         bench(fake, tmp_path)
-    assert fake.verbs()[-4:] == ["delete"] * 4 and fake.pods == {} and fake.services == {}
+    assert fake.verbs()[-4:] == ["delete"] * 4 and fake.of("Pod") == {} and fake.of("Service") == {}
     store = Store(tmp_path)
     assert store.meta(store.run_ids()[0])["status"] == "failed"
 
 
-def test_a_pod_that_disappears_fails_its_repetitions_with_the_reason(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_a_pod_that_disappears_fails_its_repetitions_with_the_reason(kind_cluster: Callable[..., FakeCluster],
+                                                                     tmp_path: Path) -> None:
+    fake = kind_cluster()
 
-    def gone(call: Call) -> Result:
-        for name in [n for n in fake.pods if "pod-same-node-srv" in n]:
-            del fake.pods[name]
-        return fake._get(call)
+    def gone(req: Request) -> None:  # once measuring has begun, the server pod is evicted
+        if fake.kubectl("exec") and req.path.endswith("/pods"):
+            for name in [n for n in fake.of("Pod") if "pod-same-node-srv" in n]:
+                fake.remove("Pod", "labkit-bench", name)
 
-    fake.on["get"] = lambda call: gone(call) if call.args[1] == "pods" else fake._get(call)
+    fake.hooks.append(gone)
     rows = bench(fake, tmp_path).rows()
     same = rows[rows.cell == "pod-same-node"]
     assert set(same["status"]) == {"failed"} and same["error"].str.contains("pod-same-node-srv is gone").all()
 
 
-def test_a_failed_exec_reports_kubectl_s_error_not_a_parse_error(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_a_failed_exec_reports_kubectl_s_error_not_a_parse_error(kind_cluster: Callable[..., FakeCluster],
+                                                                 tmp_path: Path) -> None:
+    fake = kind_cluster()
     refused = 'error: unable to upgrade connection: container not found ("client")'
-    fake.on["exec"] = lambda call: fake.ok(call, "", refused, rc=1)
+    fake.answer(("exec",), lambda call: Result(tuple(call.argv), 1, "", refused))
     rows = bench(fake, tmp_path, cells=["pod-same-node"]).rows()
     assert set(rows["status"]) == {"failed"}
     assert rows["error"].str.startswith("CommandError: command failed with exit code 1").all()
@@ -527,29 +500,6 @@ def test_cluster_cells_refuse_impairment() -> None:
 
 
 # --- comparing CNIs: fresh cluster each, always deleted --------------------------------------------------
-
-
-class Clusters:
-    """Fake labkit.cluster up/load_images/down recording the order of calls."""
-
-    def __init__(self, fail_up: str | None = None) -> None:
-        self.log: list[tuple[str, ...]] = []
-        self.fail_up = fail_up
-
-    def up(self, cni: str, *, workers: int, name: str) -> KubeTarget:
-        self.log.append(("up", cni, name, str(workers)))
-        if cni == self.fail_up:
-            raise LabkitError(f"calico-node never became Ready on {name}")
-        return KubeTarget.for_kind(name)
-
-    def load(self, target: KubeTarget, images: list[str]) -> None:
-        self.log.append(("load", target.name, *images))
-
-    def down(self, name: str) -> None:
-        self.log.append(("down", name))
-
-    def ops(self) -> ClusterOps:
-        return ClusterOps(self.up, self.down, self.load)
 
 
 @pytest.fixture()
@@ -571,13 +521,13 @@ def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
 
 def test_each_cni_gets_a_fresh_cluster_loaded_measured_and_deleted(measured: list[dict[str, Any]],
                                                                    tmp_path: Path) -> None:
-    fake = Clusters()
+    fake = FakeClusterOps()
     out = kind.compare_cnis(["kindnet", "calico"], BenchRequest("net", reps=6), workers=3, store=str(tmp_path),
                             ops=fake.ops())
     assert fake.log == [
-        ("up", "kindnet", "labkit-bench-kindnet", "3"), ("load", "labkit-bench-kindnet", tools_image()),
+        ("up", "kindnet", "labkit-bench-kindnet", 3, None), ("load", "labkit-bench-kindnet", tools_image()),
         ("down", "labkit-bench-kindnet"),
-        ("up", "calico", "labkit-bench-calico", "3"), ("load", "labkit-bench-calico", tools_image()),
+        ("up", "calico", "labkit-bench-calico", 3, None), ("load", "labkit-bench-calico", tools_image()),
         ("down", "labkit-bench-calico")]
     assert [(c["cni"], c["target"], c["kube"].name, c["reps"]) for c in measured] == [
         ("kindnet", "kind", "labkit-bench-kindnet", 6), ("calico", "kind", "labkit-bench-calico", 6)]
@@ -586,7 +536,7 @@ def test_each_cni_gets_a_fresh_cluster_loaded_measured_and_deleted(measured: lis
 
 def test_a_failing_cni_is_recorded_its_cluster_deleted_and_the_next_one_runs(measured: list[dict[str, Any]],
                                                                              tmp_path: Path) -> None:
-    fake = Clusters(fail_up="calico")
+    fake = FakeClusterOps(fail_up="calico", up_error="calico-node never became Ready on {name}")
     out = kind.compare_cnis(["calico", "cilium", "kindnet"], store=str(tmp_path), ops=fake.ops())
     assert [e for e in fake.log if e[0] == "down"] == [("down", "labkit-bench-calico"), ("down", "labkit-bench-cilium"),
                                                         ("down", "labkit-bench-kindnet")]
@@ -596,15 +546,15 @@ def test_a_failing_cni_is_recorded_its_cluster_deleted_and_the_next_one_runs(mea
 
 
 def test_ctrl_c_deletes_the_current_cluster_and_stops(measured: list[dict[str, Any]], tmp_path: Path) -> None:
-    fake = Clusters()
+    fake = FakeClusterOps()
     with pytest.raises(KeyboardInterrupt):
         kind.compare_cnis(["flannel", "kindnet"], store=str(tmp_path), ops=fake.ops())
-    assert fake.log[-1] == ("down", "labkit-bench-flannel") and ("up", "kindnet", "labkit-bench-kindnet", "2") \
+    assert fake.log[-1] == ("down", "labkit-bench-flannel") and ("up", "kindnet", "labkit-bench-kindnet", 2, None) \
         not in fake.log
 
 
 def test_keep_leaves_the_clusters_and_all_failing_raises(measured: list[dict[str, Any]], tmp_path: Path) -> None:
-    fake = Clusters()
+    fake = FakeClusterOps()
     with pytest.raises(LabkitError, match="no CNI could be measured: cilium"):
         kind.compare_cnis(["cilium"], store=str(tmp_path), ops=fake.ops(),
                           keep=True)
@@ -612,7 +562,7 @@ def test_keep_leaves_the_clusters_and_all_failing_raises(measured: list[dict[str
 
 
 def test_bad_requests_fail_before_any_cluster_is_made(measured: list[dict[str, Any]], tmp_path: Path) -> None:
-    fake = Clusters()
+    fake = FakeClusterOps()
     for cnis, kw in ((["kindnet", "weave"], {}), (["calico", "calico"], {}), ([], {}), (["kindnet"], {"reps": 1}),
                      (["kindnet"], {"cells": ["bridge"]})):
         with pytest.raises(BadInput):
@@ -620,12 +570,15 @@ def test_bad_requests_fail_before_any_cluster_is_made(measured: list[dict[str, A
     assert fake.log == [] and measured == []
 
 
-def test_run_on_an_existing_cluster_creates_nothing_but_pods(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
+def test_run_on_an_existing_cluster_creates_nothing_but_pods(kind_cluster: Callable[..., FakeCluster],
+                                                             tmp_path: Path) -> None:
+    fake = kind_cluster(kubeconfig="/tmp/kc", context="lab")
     res = kind.run_on_cluster(KubeTarget("lab", "/tmp/kc", "lab"),
                               BenchRequest("net", cni="antrea", cells=["pod-cross-node"], tests=["tcp-1"], reps=2,
                                            duration_s=1), store=str(tmp_path), runner=fake)
-    assert set(fake.verbs()) == {"get", "apply", "wait", "exec", "delete"}
+    assert set(fake.verbs()) == {"apply", "exec", "delete"}
+    assert {r.method for r in fake.requests} == {"GET"}  # the API only reads
+    assert set(fake.objects["Namespace"]) == {("", "labkit-bench")} and fake.of("Pod") == {}
     assert res.meta()["target"] == "cluster" and set(res.rows()["component"]) == {"antrea"}
 
 
@@ -760,21 +713,20 @@ def test_cli_cluster_reads_the_given_kubeconfig_and_context(monkeypatch: pytest.
     assert seen["docker_network"] is None
 
 
-KUBECONFIG_LAB = """apiVersion: v1
-kind: Config
-clusters: [{name: lab, cluster: {server: "https://127.0.0.1:6443"}}]
-users: [{name: lab, user: {token: t}}]
-contexts: [{name: lab, context: {cluster: lab, user: lab}}]
-current-context: lab
-"""
 
 
-def test_an_unreadable_pod_list_is_not_taken_for_dead_pods(tmp_path: Path) -> None:
-    fake = FakeKube(node_list(2))
-    fake.on["get"] = lambda call: (fake.ok(call, "", "Unable to connect to the server: i/o timeout", rc=1)
-                                   if call.args[1] == "pods" else fake._get(call))
+def test_an_unreadable_pod_list_is_not_taken_for_dead_pods(kind_cluster: Callable[..., FakeCluster],
+                                                            tmp_path: Path) -> None:
+    fake = kind_cluster()
+
+    def cut(req: Request) -> None:  # once measuring has begun, the API server cannot be reached
+        if fake.kubectl("exec") and req.path.endswith("/pods"):
+            raise unreachable()
+
+    fake.hooks.append(cut)
     rows = bench(fake, tmp_path, cells=["pod-same-node"]).rows()
     assert set(rows["status"]) == {"ok"}
+    assert len([r for r in fake.requests if r.path.endswith("/pods")]) > 1  # alive() did ask, and was cut off
 
 
 def test_replay_shows_the_newest_recording_per_cni_else_the_engine_one(tmp_path: Path) -> None:

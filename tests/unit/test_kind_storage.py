@@ -1,10 +1,12 @@
-"""fio on Kubernetes through the harness, without a cluster: a recording fake kubectl, strict schemas.
+"""fio on Kubernetes through the harness, without a cluster: a fake cluster, strict schemas.
 
-The fake answers the kubectl argv the storage cells send the way a kind cluster would: the
-StorageClasses kind, OpenEBS and Longhorn install (``kubectl get storageclass -o json``), claims
-that bind only once a pod uses them when their class says ``WaitForFirstConsumer``, Jobs whose
-logs are real fio JSON recorded on this project's CI VM, and ``kubectl describe`` text with
-events. It records every argv and stdin, so the tests pin the exact command contract.
+The fake (tests/fakes.py) is one kind cluster in memory, seen the two ways the cells see it: kubectl
+argv (apply, delete, and ``kubectl logs`` of the fio Jobs, whose output is real fio JSON recorded on
+this project's CI VM) and the API (the StorageClasses kind, OpenEBS and Longhorn install, claims, Jobs,
+their pods and events, served as the API server returns them). Its controllers here bind a claim of
+a ``WaitForFirstConsumer`` class only once a pod that uses it exists, like the PV controller, and run
+each Job to Complete or Failed. It records every argv, stdin and API request, so the tests pin the
+exact command contract.
 """
 
 from __future__ import annotations
@@ -19,29 +21,38 @@ import pandas as pd
 import pytest
 import yaml
 
-from labkit import cli, plots
+from labkit import cli, k8s, plots
 from labkit.components.storage import classes as storage_classes_mod
 from labkit.components.storage import kube_objects as storage_objects
 from labkit.bench.request import BenchRequest
 from labkit.components.storage import engine_cells as engine_storage
-from labkit.components.fresh import ClusterOps
-from tests.unit.test_kind_net import KUBECONFIG_LAB
 from labkit.bench.plan import catalog, plan
 from labkit._run import Result
 from labkit.bench import harness as runner, kube, storage
 from labkit.components.network import kube_cells as kind_net
 from labkit.components.storage import compare as kind_sto, kube_cells as kind_storage
 from labkit.bench.store import Store
-from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit.errors import BadInput, LabkitError, Unavailable
 from labkit.targets.kube import KubeTarget
 from labkit.versions import tools_image
-from tests.unit.test_kind_net import DATA, Call, FakeKube, node_list
+from tests.fakes import (
+    KUBECONFIG_LAB,
+    Call,
+    FakeCluster,
+    FakeClusterOps,
+    Request,
+    api_status,
+    matches,
+    node_list,
+)
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 K8S_VERSIONS = ("1.34.0", "1.35.0", "1.36.0", "1.37.0")
 KC = "/home/u/.local/share/labkit/kube/labkit-bench-storage.yaml"
 TESTS = ("randread-4k-qd32", "randread-4k-qd1", "fsync-write-4k")
 RECORDED = {"randread-4k-qd32": "fio-randread-4k-qd32.json", "randread-4k-qd1": "fio-randread-4k-qd1.json",
             "fsync-write-4k": "fio-fsync-write.json"}
+NODE = "labkit-bench-storage-worker"
 
 
 def storage_class(name: str, provisioner: str, mode: str, *, default: bool = False,
@@ -67,139 +78,151 @@ CLASSES = {
                                           "dataLocality": "disabled"}),
 }
 
-PENDING_CLAIM = """Name:          {name}
-Namespace:     labkit-bench
-StorageClass:  openebs-hostpath
-Status:        Pending
-Volume:
-Labels:        io.labkit.managed=true
-Annotations:   volume.kubernetes.io/selected-node: labkit-bench-storage-worker
-               volume.kubernetes.io/storage-provisioner: openebs.io/local
-Finalizers:    [kubernetes.io/pvc-protection]
-Capacity:
-Access Modes:
-VolumeMode:    Filesystem
-Used By:       {name}-prep-7xk2q
-Events:
-  Type    Reason                Age                From                         Message
-  ----    ------                ----               ----                         -------
-  Normal  WaitForFirstConsumer  3m1s               persistentvolume-controller  waiting for first consumer to be created before binding
-  Normal  ExternalProvisioning  7s (x14 over 3m)   persistentvolume-controller  Waiting for a volume to be created either by the external provisioner 'openebs.io/local' or manually by the system administrator. If volume creation is delayed, please verify that the provisioner is running and correctly registered.
-"""  # noqa: E501 - kubectl's own line
-
 FIO_EINVAL = ("fio: pid=27, err=22/file:filesetup.c:805, func=open(/data/lk-fio.dat), error=Invalid argument\n"
               '{\n  "fio version" : "fio-3.33",\n  "jobs" : [ { "jobname" : "fsync-write-4k", "error" : 22 } ]\n}\n')
 
 
-class FakeStorageKube(FakeKube):
-    """A recording kubectl for a kind cluster with StorageClasses, claims and fio Jobs.
+@pytest.fixture(autouse=True)
+def _no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These runs need no Docker: the harness is told there is none, so a unit test neither depends on the
+    host's daemon nor reaps what other sessions on it left."""
+    from labkit import docker
 
-    ``never_bind``: claims of these classes stay Pending; ``fail_tests``: Jobs of these fio jobs end
-    Failed; ``direct``: what the preparing Job reports. A claim of a WaitForFirstConsumer class binds
-    only once a Job that mounts it exists, like the PV controller does."""
+    monkeypatch.setattr(docker, "available", lambda *a, **k: False)
 
-    def __init__(self, *, classes: tuple[str, ...] = ("standard", "openebs-hostpath"), never_bind: tuple[str, ...] = (),
-                 fail_tests: tuple[str, ...] = (), direct: bool = True, workers: int = 2) -> None:
-        super().__init__(node_list(workers, name="labkit-bench-storage"))
-        self.classes, self.never_bind, self.fail_tests, self.direct = classes, never_bind, fail_tests, direct
-        self.jobs: dict[str, dict[str, Any]] = {}
+
+WAITING_FOR_PROVISIONER = ("Waiting for a volume to be created either by the external provisioner '{provisioner}' or "
+                           "manually by the system administrator. If volume creation is delayed, please verify that "
+                           "the provisioner is running and correctly registered.")
+
+
+class Controllers:
+    """What a kind cluster with StorageClasses does with what the cells apply.
+
+    The PV controller binds a claim of an ``Immediate`` class at once and one of a ``WaitForFirstConsumer``
+    class once a pod that mounts it exists, unless its class is in ``never_bind`` (its provisioner is
+    not running: the claim stays Pending with the controller's events). The Job controller makes one pod
+    per Job, which ends Succeeded, or Failed with fio's error for a fio job in ``fail_tests`` (the Job
+    then Failed: BackoffLimitExceeded). ``direct``: what the preparing Job reports."""
+
+    def __init__(self, *, never_bind: tuple[str, ...] = (), fail_tests: tuple[str, ...] = (),
+                 direct: bool = True, silent: bool = False) -> None:
+        self.never_bind, self.fail_tests, self.direct, self.silent = never_bind, fail_tests, direct, silent
         self.failed: set[str] = set()
-        self.pvcs: dict[str, dict[str, Any]] = {}
-        self.applied: list[list[dict[str, Any]]] = []
 
-    def _get(self, call: Call) -> Result:
-        what = call.args[1]
-        if what == "storageclass":
-            return self.ok(call, json.dumps({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""},
-                                             "items": [CLASSES[c] for c in self.classes]}))
-        if what == "job":
-            name = call.args[2]
-            if name not in self.jobs:
-                return self.ok(call, "", f'Error from server (NotFound): jobs.batch "{name}" not found', rc=1)
-            conditions = ([{"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded"},
-                           {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
-                            "message": "Job has reached the specified backoff limit"}] if name in self.failed else [])
-            return self.ok(call, json.dumps({**self.jobs[name], "status": {"conditions": conditions}}))
-        if what == "pvc":
-            name = call.args[2]
-            if name not in self.pvcs:
-                return self.ok(call, "", f'Error from server (NotFound): persistentvolumeclaims "{name}" not found',
-                               rc=1)
-            return self.ok(call, json.dumps({**self.pvcs[name], "status": {"phase": self.phase(name)}}))
-        return super()._get(call)
+    def settle(self, fake: FakeCluster, obj: dict[str, Any]) -> None:
+        if obj["kind"] == "PersistentVolumeClaim":
+            obj["status"] = {"phase": "Pending"}
+            sc = CLASSES[obj["spec"]["storageClassName"]]
+            if sc["volumeBindingMode"] == "WaitForFirstConsumer" and not self.silent:
+                fake.event(obj, "Normal", "WaitForFirstConsumer",
+                           "waiting for first consumer to be created before binding",
+                           source="persistentvolume-controller")
+            if sc["volumeBindingMode"] == "Immediate":
+                self.provision(fake, obj)
+        elif obj["kind"] == "Job":
+            self.run(fake, obj)
 
-    def phase(self, claim: str) -> str:
-        """Bound once a consumer exists (WaitForFirstConsumer) or at once (Immediate); then Bound for good."""
-        pvc = self.pvcs[claim]
-        sc = pvc["spec"]["storageClassName"]
-        if sc in self.never_bind:
-            return "Pending"
-        consumers = [j for j in self.jobs.values()
-                     if j["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == claim]
-        if consumers or CLASSES[sc]["volumeBindingMode"] == "Immediate":
-            pvc["bound"] = True
-        return "Bound" if pvc.get("bound") else "Pending"
+    def provision(self, fake: FakeCluster, pvc: dict[str, Any]) -> None:
+        sc = CLASSES[pvc["spec"]["storageClassName"]]
+        if pvc["status"]["phase"] == "Bound":
+            return
+        if sc["metadata"]["name"] in self.never_bind:
+            if not self.silent:
+                fake.event(pvc, "Normal", "ExternalProvisioning",
+                           WAITING_FOR_PROVISIONER.format(provisioner=sc["provisioner"]),
+                           source="persistentvolume-controller", count=14)
+            return
+        pvc["spec"]["volumeName"] = f"pvc-{pvc['metadata']['uid']}"
+        pvc["status"] = {"phase": "Bound", "accessModes": ["ReadWriteOnce"],
+                         "capacity": pvc["spec"]["resources"]["requests"]}
+        fake.event(pvc, "Normal", "ProvisioningSucceeded", f"Successfully provisioned volume "
+                   f"{pvc['spec']['volumeName']}", source=sc["provisioner"])
 
-    def _apply(self, call: Call) -> Result:
-        objs = list(yaml.safe_load_all(call.stdin or ""))
-        self.applied.append(objs)
-        for obj in objs:
-            table = {"Job": self.jobs, "PersistentVolumeClaim": self.pvcs}.get(obj["kind"])
-            if table is not None:
-                table[obj["metadata"]["name"]] = obj
-        return self.ok(call, "".join(f"{o['kind'].lower()}/{o['metadata']['name']} created\n" for o in objs))
+    def run(self, fake: FakeCluster, job: dict[str, Any]) -> None:
+        meta, template = job["metadata"], job["spec"]["template"]
+        claim = template["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
+        pvc = fake.objects["PersistentVolumeClaim"].get((meta["namespace"], claim))
+        labels = {**template["metadata"]["labels"], "batch.kubernetes.io/job-name": meta["name"],
+                  "job-name": meta["name"], "batch.kubernetes.io/controller-uid": meta["uid"]}
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+                   "name": f"{meta['name']}-7xk2q", "namespace": meta["namespace"], "labels": labels,
+                   "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                                        "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}]},
+               "spec": {**template["spec"], "nodeName": NODE}}
+        if pvc is not None:
+            self.provision(fake, pvc)  # a consumer exists: WaitForFirstConsumer binds now
+        box = template["spec"]["containers"][0]["name"]
+        if pvc is None or pvc["status"]["phase"] != "Bound":
+            pod["spec"].pop("nodeName")
+            pod["status"] = {"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False"}]}
+            job["status"] = {"active": 1, "ready": 0, "terminating": 0}
+        elif fio_test_of(job) in self.fail_tests:
+            self.failed.add(meta["name"])
+            pod["status"] = {"phase": "Failed", "containerStatuses": [
+                {"name": box, "ready": False, "restartCount": 0, "image": tools_image(), "started": False,
+                 "state": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}
+            job["status"] = {"failed": 1, "conditions": [
+                {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit"},
+                {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                 "message": "Job has reached the specified backoff limit"}]}
+            fake.event(job, "Warning", "BackoffLimitExceeded", "Job has reached the specified backoff limit",
+                       source="job-controller")
+        else:
+            pod["status"] = {"phase": "Succeeded", "containerStatuses": [
+                {"name": box, "ready": False, "restartCount": 0, "image": tools_image(), "started": False,
+                 "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}
+            job["status"] = {"succeeded": 1, "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "reason": "CompletionsReached"},
+                {"type": "Complete", "status": "True", "reason": "CompletionsReached"}]}
+        fake.put(pod)
 
-    def _wait(self, call: Call) -> Result:
-        (what,) = [a for a in call.args if a.startswith(("pvc/", "job/"))]
-        kind_, name = what.split("/", 1)
-        timed_out = self.ok(call, "", f"error: timed out waiting for the condition on {kind_}s/{name}", rc=1)
-        if kind_ == "pvc":
-            return self.ok(call, f"persistentvolumeclaim/{name} condition met\n") if self.phase(name) == "Bound" \
-                else timed_out
-        if self.test_of(name) in self.fail_tests:
-            self.failed.add(name)
-            return timed_out
-        return self.ok(call, f"job.batch/{name} condition met\n")
-
-    def test_of(self, job: str) -> str:
-        return str(self.jobs[job]["metadata"]["labels"].get("io.labkit.test", ""))
-
-    def _logs(self, call: Call) -> Result:
-        name = call.args[1].split("/", 1)[1]
-        test = self.test_of(name)
+    def output(self, job: dict[str, Any]) -> str:
+        """What the Job's pod wrote (``kubectl logs`` interleaves fio's stderr notes with its JSON)."""
+        test = fio_test_of(job)
         if test == "prepare":
-            return self.ok(call, f"labkit: direct={int(self.direct)}\n" + (DATA / "fio-fsync-write.json").read_text())
-        if name in self.failed:
-            return self.ok(call, FIO_EINVAL)
-        if test not in RECORDED:
-            return self.ok(call, "")
-        # kubectl logs interleaves the container's stderr: fio's notes come before and after its JSON
-        return self.ok(call, "fio: note: direct I/O on a 4096-byte block device\n" + (DATA / RECORDED[test]).read_text()
-                       + "fio: file hash not empty on exit\n")
-
-    def _describe(self, call: Call) -> Result:
-        if call.args[1] == "pvc":
-            return self.ok(call, PENDING_CLAIM.format(name=call.args[2]))
-        return self.ok(call, "Events:\n  Type     Reason            Age  From               Message\n"
-                             "  Warning  FailedScheduling  3m   default-scheduler  0/3 nodes are available: pod has "
-                             "unbound immediate PersistentVolumeClaims.\n")
-
-    def _delete(self, call: Call) -> Result:
-        if "--selector" in call.args:
-            selector = call.args[call.args.index("--selector") + 1]
-            for table in (self.jobs, self.pvcs):
-                for name in [n for n, o in table.items() if _matches(o["metadata"]["labels"], selector)]:
-                    del table[name]
-        elif call.args[1] == "job":
-            self.jobs.pop(call.args[2], None)
-        return self.ok(call)
-
-    def job_calls(self, name: str) -> list[list[str]]:
-        return [c.args for c in self.calls if any(a in (name, f"job/{name}") for a in c.args)]
+            return f"labkit: direct={int(self.direct)}\n" + (DATA / "fio-fsync-write.json").read_text()
+        if job["metadata"]["name"] in self.failed:
+            return FIO_EINVAL
+        return ("fio: note: direct I/O on a 4096-byte block device\n" + (DATA / RECORDED[test]).read_text()
+                + "fio: file hash not empty on exit\n")
 
 
-def _matches(labels: dict[str, str], selector: str) -> bool:
-    return all(labels.get(k) == v for k, v in (kv.split("=") for kv in selector.split(",")))
+def fio_test_of(job: dict[str, Any]) -> str:
+    return str(job["metadata"]["labels"].get("io.labkit.test", ""))
+
+
+def storage_cluster(monkeypatch: pytest.MonkeyPatch, *, classes: tuple[str, ...] = ("standard", "openebs-hostpath"),
+                    kubeconfig: str = KC, context: str | None = None, workers: int = 2,
+                    **controllers: Any) -> FakeCluster:
+    """A fake kind cluster with ``classes``, served to the bench; ``controllers`` shape :class:`Controllers`."""
+    ctl = Controllers(**controllers)
+    fake = FakeCluster(node_list(workers, name="labkit-bench-storage"), kubeconfig=kubeconfig, context=context,
+                       settle=ctl.settle, pod_logs=lambda pod, box, previous: ctl.output(job_of(fake, pod)))
+    for name in classes:
+        fake.put(CLASSES[name])
+
+    def logs(call: Call) -> Result:  # kubectl logs job/NAME --namespace labkit-bench
+        return Result(tuple(call.argv), 0, ctl.output(fake.of("Job")[call.args[1].removeprefix("job/")]), "")
+
+    fake.answer(("logs",), logs)
+    fake.controllers = ctl  # type: ignore[attr-defined]
+    return fake.serve(monkeypatch)
+
+
+def job_of(fake: FakeCluster, pod: dict[str, Any]) -> dict[str, Any]:
+    return fake.of("Job")[pod["metadata"]["labels"]["batch.kubernetes.io/job-name"]]
+
+
+def applied(fake: FakeCluster) -> list[list[dict[str, Any]]]:
+    """The objects of every ``kubectl apply``, in order."""
+    return [list(yaml.safe_load_all(c.stdin or "")) for c in fake.kubectl("apply")]
+
+
+def job_calls(fake: FakeCluster, name: str) -> list[list[str]]:
+    """The kubectl calls about one Job."""
+    return [c.args for c in fake.calls if any(a in (name, f"job/{name}") for a in c.args)]
 
 
 def kind_target() -> KubeTarget:
@@ -215,7 +238,7 @@ def _docker_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return root
 
 
-def bench(fake: FakeStorageKube, store: Path, *, classes: tuple[str, ...] = ("openebs-hostpath",),
+def bench(fake: FakeCluster, store: Path, *, classes: tuple[str, ...] = ("openebs-hostpath",),
           cells: list[str] | None = None, kube: KubeTarget | None = None, tests: tuple[str, ...] = TESTS,
           **kw: Any) -> runner.BenchRun:
     kube = kube or kind_target()
@@ -294,7 +317,7 @@ def test_the_cleanup_selector_finds_the_claim_its_jobs_and_their_pods() -> None:
     selector = storage_objects.selector("0123456789", "openebs-hostpath")
     pvc, job = objs
     for labels in (pvc["metadata"]["labels"], job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
-        assert _matches(labels, selector) and labels["io.labkit.managed"] == "true"
+        assert matches(labels, selector) and labels["io.labkit.managed"] == "true"
     assert job["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == \
         pvc["metadata"]["name"] == "lk-0123456789-openebs-hostpath"
 
@@ -368,7 +391,7 @@ def test_hex_session_ids_stay_strings_in_the_yaml_kubectl_reads() -> None:
 # --- StorageClasses, free space ---------------------------------------------------------------------------
 
 
-def test_storage_classes_are_read_from_kubectl_json() -> None:
+def test_storage_classes_are_read_from_the_api_s_json() -> None:
     parsed = storage_classes_mod.parse_storage_classes({"items": list(CLASSES.values())})
     assert parsed["standard"] == storage_classes_mod.StorageClassInfo("standard", "rancher.io/local-path",
                                                                "WaitForFirstConsumer", "Delete", True)
@@ -378,7 +401,7 @@ def test_storage_classes_are_read_from_kubectl_json() -> None:
 def test_a_size_larger_than_free_space_is_bad_input_with_the_numbers_and_the_fix(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(storage_classes_mod, "free_bytes", lambda where: 3 * 1024**3)
-    fake = FakeStorageKube(classes=("standard", "longhorn"))
+    fake = storage_cluster(monkeypatch, classes=("standard", "longhorn"))
     with pytest.raises(BadInput) as info:
         runner.run("storage", target="kind", kube=kind_target(), storage_classes=["longhorn"], size="1G",
                    tests=["randread-4k-qd32"], reps=2, store=str(tmp_path / "store"), runner=fake)
@@ -386,7 +409,7 @@ def test_a_size_larger_than_free_space_is_bad_input_with_the_numbers_and_the_fix
     assert err.value == "1G" and "4 copies: hostfs-docker, local-path, longhorn ×2" in err.allowed
     assert "need 5.0 GiB" in err.allowed and "3.0 GiB are free" in err.allowed and "docker-root/volumes" in err.allowed
     assert err.fix and err.fix.startswith("use a smaller --size (e.g. --size ") and "M)" in err.fix
-    assert fake.calls == [] and not (tmp_path / "store").exists()  # before anything was made
+    assert fake.timeline == [] and not (tmp_path / "store").exists()  # before anything was made or read
     monkeypatch.setattr(storage_classes_mod, "free_bytes", lambda where: 8 * 1024**3)
     plan("storage", target="kind", storage_classes=["longhorn"], size="1G")  # fits
 
@@ -399,38 +422,36 @@ def test_free_space_out_of_sight_is_not_checked(monkeypatch: pytest.MonkeyPatch)
 # --- a run through the harness, against the fake ---------------------------------------------------------
 
 
-def test_a_kind_run_sends_exactly_these_commands(tmp_path: Path) -> None:
-    fake = FakeStorageKube()
+def test_a_kind_run_sends_exactly_these_commands(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch)
     res = bench(fake, tmp_path)
     session = res.meta()["session_id"]
     assert all(c.argv[:3] == ["kubectl", "--kubeconfig", KC] for c in fake.calls)
-    assert fake.calls[0].args == ["get", "storageclass", "--output", "json"]  # before anything is created
-    assert fake.calls[1].args == ["get", "nodes", "--output", "json"]
-    assert fake.applied[0] == [kind_net.namespace_manifest()]
+    assert fake.timeline[:3] == ["GET /apis/storage.k8s.io/v1/storageclasses",  # before anything is created
+                                 "GET /api/v1/nodes", "kubectl apply --filename -"]
+    assert applied(fake)[0] == [kind_net.namespace_manifest()]
     # the claim comes with its first consumer; only then is Bound awaited (WaitForFirstConsumer)
     for cell, sc in (("local-path", "standard"), ("openebs-hostpath", "openebs-hostpath")):
         claim = f"lk-{session}-{cell}"
         expected = storage_objects.cell_manifests(cell, session=session, image=tools_image(), storage_class=sc,
-                                               size="16M", node="labkit-bench-storage-worker")
-        apply_at = next(i for i, c in enumerate(fake.calls) if c.args[0] == "apply"
-                        and list(yaml.safe_load_all(c.stdin or "")) == expected)
-        bound_at = fake.verbs().index("wait", apply_at)
-        assert fake.calls[bound_at].args == ["wait", "--for=jsonpath={.status.phase}=Bound", f"pvc/{claim}",
-                                             "--namespace", "labkit-bench", "--timeout=180s"]
-        assert fake.job_calls(f"{claim}-prep") == [
-            ["wait", "--for=condition=Complete", f"job/{claim}-prep", "--namespace", "labkit-bench",
-             "--timeout=10s"],
+                                               size="16M", node=NODE)
+        apply_lines = [i for i, line in enumerate(fake.timeline) if line == "kubectl apply --filename -"]
+        apply_at = next(i for i, objs in zip(apply_lines, applied(fake), strict=True) if objs == expected)
+        claim_path = f"GET /api/v1/namespaces/labkit-bench/persistentvolumeclaims/{claim}"
+        assert fake.timeline[apply_at + 1] == claim_path  # Bound, read once: the consumer made it bind
+        assert fake.timeline[apply_at + 2] == f"GET /apis/batch/v1/namespaces/labkit-bench/jobs/{claim}-prep"
+        assert job_calls(fake, f"{claim}-prep") == [
             ["logs", f"job/{claim}-prep", "--namespace", "labkit-bench"],
             ["delete", "job", f"{claim}-prep", "--namespace", "labkit-bench", "--ignore-not-found", "--wait=false",
              "--cascade=background"]]
-    # one Job per (warm-up or repetition) × fio job, each applied, awaited, read and deleted
+    # one Job per (warm-up or repetition) × fio job, each applied, awaited (the API), read and deleted
     first = f"lk-{session}-local-path-1"
-    assert fake.job_calls(first) == [
-        ["wait", "--for=condition=Complete", f"job/{first}", "--namespace", "labkit-bench", "--timeout=10s"],
+    assert job_calls(fake, first) == [
         ["logs", f"job/{first}", "--namespace", "labkit-bench"],
         ["delete", "job", first, "--namespace", "labkit-bench", "--ignore-not-found", "--wait=false",
          "--cascade=background"]]
-    measured = [objs[0] for objs in fake.applied if objs[0]["kind"] == "Job" and len(objs) == 1]
+    assert len(fake.gets(f"/jobs/{first}")) == 1 and fake.clock.sleeps == []  # Complete at the first look
+    measured = [objs[0] for objs in applied(fake) if objs[0]["kind"] == "Job" and len(objs) == 1]
     assert len(measured) == 2 * len(TESTS) * 3  # cells × tests × (warm-up + 2 repetitions)
     assert {j["spec"]["template"]["spec"]["containers"][0]["command"][1] for j in measured} == {
         f"--name={t}" for t in TESTS}
@@ -440,11 +461,13 @@ def test_a_kind_run_sends_exactly_these_commands(tmp_path: Path) -> None:
         ["delete", "jobs,pods,persistentvolumeclaims", "--namespace", "labkit-bench", "--selector",
          f"io.labkit.session={session},io.labkit.role=bench-{c}", "--ignore-not-found", "--wait=false"]
         for c in ("local-path", "openebs-hostpath"))
-    assert fake.jobs == {} and fake.pvcs == {}
+    assert set(fake.verbs()) == {"apply", "logs", "delete"}  # reads and waits went to the API, not kubectl
+    assert fake.of("Job") == {} and fake.of("PersistentVolumeClaim") == {} and fake.of("Pod") == {}
 
 
-def test_rows_are_the_recorded_fio_numbers_with_the_option_and_the_ratio_to_s1(tmp_path: Path) -> None:
-    res = bench(FakeStorageKube(), tmp_path)
+def test_rows_are_the_recorded_fio_numbers_with_the_option_and_the_ratio_to_s1(monkeypatch: pytest.MonkeyPatch,
+                                                                               tmp_path: Path) -> None:
+    res = bench(storage_cluster(monkeypatch), tmp_path)
     rows = res.rows()
     assert set(rows["status"]) == {"ok"} and set(rows["target"]) == {"kind"}
     iops = rows[(rows.metric == "iops")].groupby("test")["value"].agg(set).to_dict()
@@ -465,16 +488,18 @@ def test_rows_are_the_recorded_fio_numbers_with_the_option_and_the_ratio_to_s1(t
     assert math.isnan(lad.loc[("openebs-hostpath", "randread-4k-qd32", "iops"), "ratio_s0"])  # S0 not run
 
 
-def test_a_volume_without_o_direct_is_measured_buffered_and_says_so(tmp_path: Path) -> None:
-    fake = FakeStorageKube(direct=False)
+def test_a_volume_without_o_direct_is_measured_buffered_and_says_so(monkeypatch: pytest.MonkeyPatch,
+                                                                    tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, direct=False)
     rows = bench(fake, tmp_path, classes=(), tests=("randread-4k-qd32",)).rows()
     assert set(rows["direct"]) == {False}
-    commands = [objs[0]["spec"]["template"]["spec"]["containers"][0]["command"] for objs in fake.applied[2:]]
-    assert all("--direct=0" in c for c in commands)
+    commands = [objs[0]["spec"]["template"]["spec"]["containers"][0]["command"] for objs in applied(fake)[2:]]
+    assert commands and all("--direct=0" in c for c in commands)
 
 
-def test_a_claim_that_never_binds_is_unavailable_with_its_events_and_why(tmp_path: Path) -> None:
-    fake = FakeStorageKube(never_bind=("openebs-hostpath",))
+def test_a_claim_that_never_binds_is_unavailable_with_its_events_and_why(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, never_bind=("openebs-hostpath",))
     res = bench(fake, tmp_path)
     rows = res.rows()
     error = rows.loc[rows.cell == "openebs-hostpath", "error"].iloc[0]
@@ -483,125 +508,160 @@ def test_a_claim_that_never_binds_is_unavailable_with_its_events_and_why(tmp_pat
     assert error.startswith(f"openebs-hostpath: PVC {claim} (StorageClass openebs-hostpath, WaitForFirstConsumer) "
                             "not Bound within 180 s: ExternalProvisioning: Waiting for a volume to be created either "
                             "by the external provisioner 'openebs.io/local'")
-    assert "--- diagnostics ---" in error and "Events:" in error and "WaitForFirstConsumer  3m1s" in error
+    assert "--- diagnostics ---" in error and f"persistentvolumeclaim/{claim}: Pending, StorageClass openebs-hostpath" \
+        in error
+    assert (f"Normal  WaitForFirstConsumer  persistentvolumeclaim/{claim}: waiting for first consumer to be "
+            "created before binding") in error
+    assert f"pod/{claim}-prep-7xk2q on (no node): Pending" in error  # its consumer, waiting with it
     assert "is openebs.io/local running" in error.lower()
-    assert ["describe", "pvc", claim, "--namespace", "labkit-bench"] in [c.args for c in fake.calls]
+    events = [r for r in fake.gets("/namespaces/labkit-bench/events") if "fieldSelector" in r.query]
+    assert events[0].query == {"fieldSelector": f"involvedObject.kind=PersistentVolumeClaim,"
+                                                f"involvedObject.name={claim}"}
+    assert sum(fake.clock.sleeps) == 180 and max(fake.clock.sleeps) <= 2  # polled, for the whole timeout
     assert set(rows.loc[rows.cell == "local-path", "status"]) == {"ok"}
-    assert fake.pvcs == {} and fake.jobs == {}  # the pending claim and its consumer were deleted too
+    assert fake.of("PersistentVolumeClaim") == {} and fake.of("Job") == {}  # the pending claim and its consumer
 
 
-def test_the_unbound_error_names_its_cause_from_the_events() -> None:
-    assert kube.events_why(PENDING_CLAIM.format(name="c")).startswith("ExternalProvisioning: Waiting for")
-    warning = PENDING_CLAIM.format(name="c") + ("  Warning  ProvisioningFailed  1s  openebs.io/local  failed to "
-                                                "provision volume: no space left on device\n")
-    assert kube.events_why(warning) == "ProvisioningFailed: failed to provision volume: no space left on device"
-    assert "no events" in kube.events_why("Name: c\nEvents:  <none>\n")
+def test_the_unbound_error_names_its_cause_from_the_events(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, never_bind=("openebs-hostpath",))
+
+    def no_space(f: FakeCluster, obj: dict[str, Any]) -> None:
+        f.controllers.settle(f, obj)  # type: ignore[attr-defined]
+        if obj["kind"] == "Job" and "openebs" in obj["metadata"]["name"]:
+            pvc = f.of("PersistentVolumeClaim")[obj["spec"]["template"]["spec"]["volumes"][0]["persistentVolumeClaim"]
+                                                ["claimName"]]
+            f.event(pvc, "Warning", "ProvisioningFailed", "failed to provision volume: no space left on device",
+                    source="openebs.io/local")
+
+    fake.settle = no_space
+    error = bench(fake, tmp_path, tests=("randread-4k-qd32",)).rows().query("cell == 'openebs-hostpath'")["error"]
+    assert "not Bound within 180 s: ProvisioningFailed: failed to provision volume: no space left on device" in \
+        error.iloc[0]  # the newest warning, not the newest event
+    fake = storage_cluster(monkeypatch, never_bind=("openebs-hostpath",), silent=True)
+    error = bench(fake, tmp_path / "2", tests=("randread-4k-qd32",)).rows().query("cell == 'openebs-hostpath'")
+    assert "not Bound within 180 s: no events at all (is the StorageClass's provisioner running?)" in \
+        error["error"].iloc[0]
 
 
-def test_a_failed_job_fails_its_repetitions_at_once_with_fio_s_output(tmp_path: Path) -> None:
-    fake = FakeStorageKube(fail_tests=("fsync-write-4k",))
+def test_a_failed_job_fails_its_repetitions_at_once_with_fio_s_output(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, fail_tests=("fsync-write-4k",))
     rows = bench(fake, tmp_path, classes=()).rows()
     bad = rows[rows.test == "fsync-write-4k"]
     assert set(bad["status"]) == {"failed"}
     error = bad["error"].iloc[0]
     assert "failed (BackoffLimitExceeded: Job has reached the specified backoff limit)" in error
-    assert "err=22/file:filesetup.c:805" in error and "FailedScheduling" in error
+    assert "--- output (last lines) ---\nfio: pid=27, err=22/file:filesetup.c:805" in error  # fio's own words
+    assert "Warning  BackoffLimitExceeded  job/" in error and ": Failed, Error" in error  # events, the pod's reason
     assert set(rows.loc[rows.test != "fsync-write-4k", "status"]) == {"ok"}
-    for name in fake.failed:  # one slice of waiting, not the whole timeout
-        assert [a[0] for a in fake.job_calls(name)][:3] == ["wait", "get", "logs"]
+    failed = fake.controllers.failed  # type: ignore[attr-defined]
+    assert failed and fake.clock.sleeps == []
+    for name in failed:  # it failed at the first look: no waiting for the timeout
+        assert len(fake.gets(f"/jobs/{name}")) == 1 and job_calls(fake, name)[0][:2] == ["delete", "job"]
 
 
-class _Cluster:
-    def __init__(self, fake: FakeStorageKube) -> None:
-        self.cluster = kind_net.BenchCluster(kind_target(), fake, kind_net.Placement("w1", "w2"), [])
+def _cluster(fake: FakeCluster) -> kube.BenchCluster:
+    return kube.BenchCluster(kind_target(), fake, fake.api, kube.Placement("w1", "w2"), [])
 
 
-def test_a_job_that_never_finishes_is_given_up_after_the_whole_timeout(tmp_path: Path) -> None:
-    fake = FakeStorageKube()
-    fake.jobs["j"] = storage_objects.job_manifest("local-path", session="s", seq=1, image=tools_image(),
-                                               command=["true"], node="w1")
-    fake.on["wait"] = lambda call: fake.ok(call, "", "error: timed out waiting for the condition on jobs/j", rc=1)
-    with pytest.raises(kind_storage.JobFailed, match="did not complete within 25 s"):
-        kind_storage.wait_job(_Cluster(fake).cluster, "j", timeout=25)
-    slices = [c.args[-1] for c in fake.calls if c.args[0] == "wait"]
-    assert slices == ["--timeout=10s", "--timeout=10s", "--timeout=5s"]
-    assert len([c for c in fake.calls if c.args[:2] == ["get", "job"]]) == 3
+def test_a_job_that_never_finishes_is_given_up_after_the_whole_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = storage_cluster(monkeypatch)
+    fake.put({**storage_objects.job_manifest("local-path", session="s", seq=1, image=tools_image(), command=["true"],
+                                             node="w1"), "status": {"active": 1, "ready": 1}})
+    job = "lk-s-local-path-1"
+    with pytest.raises(kind_storage.JobFailed, match="did not complete within 25 s") as info:
+        kube.wait_job(_cluster(fake), job, timeout=25)
+    assert "(last seen: 1 active, 0 failed pod(s))" in info.value.message
+    assert fake.clock.sleeps == [2.0] * 12 + [1.0]  # polls every 2 s; the last sleep ends at the deadline
+    reads = fake.gets(f"/jobs/{job}")
+    assert len(reads) == 14 and all(r.timeout is not None and r.timeout <= max(1.0, 25 - (r.at - fake.clock.start))
+                                    for r in reads)  # no request outlives the wait
 
 
-def test_a_wait_that_fails_for_another_reason_raises_kubectl_s_error() -> None:
-    fake = FakeStorageKube()
-    fake.on["wait"] = lambda call: fake.ok(call, "", "Unable to connect to the server: dial tcp 127.0.0.1:6443", rc=1)
-    with pytest.raises(CommandError, match="Unable to connect"):
-        kind_storage.wait_job(_Cluster(fake).cluster, "j", timeout=60)
-    assert len(fake.calls) == 1
+def test_a_wait_that_fails_for_another_reason_raises_the_api_s_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = storage_cluster(monkeypatch)
+
+    def forbidden(req: Request) -> None:
+        raise api_status(403, 'jobs.batch "j" is forbidden: User "system:serviceaccount:lab:viewer" cannot get '
+                              'resource "jobs" in API group "batch" in the namespace "labkit-bench"')
+
+    fake.hooks.append(forbidden)
+    with pytest.raises(k8s.ApiError, match="forbidden") as info:
+        kube.wait_job(_cluster(fake), "j", timeout=60)
+    assert len(fake.requests) == 1 and info.value.status == 403
 
 
-def test_a_claim_that_disappears_fails_the_cell_s_repetitions_with_the_reason(tmp_path: Path) -> None:
-    fake = FakeStorageKube()
+def test_a_claim_that_disappears_fails_the_cell_s_repetitions_with_the_reason(monkeypatch: pytest.MonkeyPatch,
+                                                                             tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch)
 
-    def gone(call: Call) -> Result:
-        if call.args[1] == "pvc" and "openebs-hostpath" in call.args[2]:
-            fake.pvcs.pop(call.args[2], None)
-        return fake._get(call)
+    def gone(req: Request) -> None:  # once the cell has been prepared, its claim is deleted behind its back
+        prepared = any("openebs-hostpath-prep" in c.args[1] for c in fake.kubectl("logs"))
+        if prepared and "/persistentvolumeclaims/" in req.path and "openebs-hostpath" in req.path:
+            fake.remove("PersistentVolumeClaim", "labkit-bench", req.path.rsplit("/", 1)[1])
 
-    fake.on["get"] = gone
+    fake.hooks.append(gone)
     rows = bench(fake, tmp_path, tests=("randread-4k-qd32",)).rows()
     dead = rows[rows.cell == "openebs-hostpath"]
     assert set(dead["status"]) == {"failed"} and dead["error"].str.contains("PVC .* is gone").all()
 
 
-def test_ctrl_c_mid_measurement_deletes_every_cell_s_objects(tmp_path: Path) -> None:
-    fake = FakeStorageKube()
+def test_ctrl_c_mid_measurement_deletes_every_cell_s_objects(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch)
     logs = []
+    answer = fake.script[("logs",)]
 
     def interrupt(call: Call) -> Result:
         logs.append(call)
         if len(logs) == 5:
             raise KeyboardInterrupt
-        return fake._logs(call)
+        return answer(call)  # type: ignore[no-any-return]
 
-    fake.on["logs"] = interrupt
+    fake.answer(("logs",), interrupt)
     with pytest.raises(KeyboardInterrupt):
         bench(fake, tmp_path)
     assert [c.args[:2] for c in fake.calls[-2:]] == [["delete", "jobs,pods,persistentvolumeclaims"]] * 2
-    assert fake.jobs == {} and fake.pvcs == {}
+    assert fake.of("Job") == {} and fake.of("PersistentVolumeClaim") == {} and fake.of("Pod") == {}
     store = Store(tmp_path)
     assert store.meta(store.run_ids()[0])["status"] == "interrupted"
 
 
-def test_a_failure_while_opening_cells_still_deletes_what_was_applied(tmp_path: Path) -> None:
-    fake = FakeStorageKube()
+def test_a_failure_while_opening_cells_still_deletes_what_was_applied(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch)
 
-    def broken(call: Call) -> Result:
-        if any(a.startswith("pvc/") and "openebs" in a for a in call.args):
-            raise CommandError(call.argv, 1, "", "Unable to connect to the server: dial tcp 127.0.0.1:6443")
-        return fake._wait(call)
+    def broken(req: Request) -> None:
+        if "/persistentvolumeclaims/" in req.path and "openebs" in req.path:
+            raise api_status(500, "etcdserver: request timed out")
 
-    fake.on["wait"] = broken
-    with pytest.raises(CommandError, match="Unable to connect"):
+    fake.hooks.append(broken)
+    with pytest.raises(k8s.ApiError, match="etcdserver: request timed out"):
         bench(fake, tmp_path)
-    assert fake.verbs()[-2:] == ["delete"] * 2 and fake.jobs == {} and fake.pvcs == {}
+    assert fake.verbs()[-2:] == ["delete"] * 2 and fake.of("Job") == {} and fake.of("PersistentVolumeClaim") == {}
     store = Store(tmp_path)
     assert store.meta(store.run_ids()[0])["status"] == "failed"
 
 
-def test_a_refused_claim_makes_the_cell_unavailable_with_the_cluster_s_reason(tmp_path: Path) -> None:
-    fake = FakeStorageKube()
+def test_a_refused_claim_makes_the_cell_unavailable_with_the_cluster_s_reason(monkeypatch: pytest.MonkeyPatch,
+                                                                              tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch)
 
     def apply(call: Call) -> Result:
         if "openebs-hostpath" in (call.stdin or ""):
-            return fake.ok(call, "", 'Error from server (Forbidden): persistentvolumeclaims "x" is forbidden: exceeded '
-                           "quota: storage, requested: requests.storage=88Mi, used: requests.storage=10Gi", rc=1)
-        return fake._apply(call)
+            return Result(tuple(call.argv), 1, "", 'Error from server (Forbidden): persistentvolumeclaims "x" is '
+                          "forbidden: exceeded quota: storage, requested: requests.storage=88Mi, used: "
+                          "requests.storage=10Gi")
+        return fake.apply(call)
 
-    fake.on["apply"] = apply
+    fake.answer(("apply",), apply)
     rows = bench(fake, tmp_path, tests=("randread-4k-qd32",)).rows()
     error = rows.loc[rows.cell == "openebs-hostpath", "error"].iloc[0]
     assert "refused the claim or its Job" in error and "exceeded quota" in error
 
 
-def test_a_kind_cluster_without_the_option_s_class_makes_its_cell_unavailable_with_the_fix(tmp_path: Path) -> None:
-    fake = FakeStorageKube(classes=("standard",))
+def test_a_kind_cluster_without_the_option_s_class_makes_its_cell_unavailable_with_the_fix(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, classes=("standard",))
     rows = bench(fake, tmp_path, classes=("longhorn",), tests=("randread-4k-qd32",)).rows()
     error = rows.loc[rows.cell == "longhorn", "error"].iloc[0]
     assert "StorageClass longhorn does not exist in this cluster (it has: standard)" in error
@@ -609,23 +669,26 @@ def test_a_kind_cluster_without_the_option_s_class_makes_its_cell_unavailable_wi
     assert set(rows.loc[rows.cell == "local-path", "status"]) == {"ok"}
 
 
-def test_an_unknown_class_on_a_cluster_is_bad_input_before_anything_is_made(tmp_path: Path) -> None:
-    fake = FakeStorageKube(classes=("standard", "longhorn"))
-    kube = KubeTarget("prod", "/tmp/kc", "prod-admin")
+def test_an_unknown_class_on_a_cluster_is_bad_input_before_anything_is_made(monkeypatch: pytest.MonkeyPatch,
+                                                                            tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, classes=("standard", "longhorn"), kubeconfig="/tmp/kc", context="prod-admin")
+    kube_ = KubeTarget("prod", "/tmp/kc", "prod-admin")
     with pytest.raises(BadInput) as info:
-        bench(fake, tmp_path / "store", kube=kube, classes=("longhorn", "rook-ceph-block"))
+        bench(fake, tmp_path / "store", kube=kube_, classes=("longhorn", "rook-ceph-block"))
     assert info.value.value == "rook-ceph-block" and info.value.allowed == "standard, longhorn"
     assert "kubectl --kubeconfig /tmp/kc --context prod-admin get storageclass" in (info.value.fix or "")
-    assert fake.verbs() == ["get"] and not (tmp_path / "store").exists()
+    assert fake.timeline == ["GET /apis/storage.k8s.io/v1/storageclasses"] and not (tmp_path / "store").exists()
 
 
-def test_a_cluster_run_measures_the_named_classes_with_the_context_on_every_command(tmp_path: Path) -> None:
-    fake = FakeStorageKube(classes=("standard", "longhorn"))
-    kube = KubeTarget("prod", "/tmp/kc", "prod-admin")
-    res = kind_sto.run_storage_on_cluster(kube, ["longhorn", "standard"],
+def test_a_cluster_run_measures_the_named_classes_with_the_context_on_every_command(monkeypatch: pytest.MonkeyPatch,
+                                                                                   tmp_path: Path) -> None:
+    fake = storage_cluster(monkeypatch, classes=("standard", "longhorn"), kubeconfig="/tmp/kc", context="prod-admin")
+    kube_ = KubeTarget("prod", "/tmp/kc", "prod-admin")
+    res = kind_sto.run_storage_on_cluster(kube_, ["longhorn", "standard"],
                                           BenchRequest("storage", tests=["randread-4k-qd32"], reps=2, duration_s=1,
                                                        size="16M"), store=str(tmp_path), runner=fake)
     assert all(c.argv[:5] == ["kubectl", "--kubeconfig", "/tmp/kc", "--context", "prod-admin"] for c in fake.calls)
+    assert (fake.api.kubeconfig, fake.api.context) == ("/tmp/kc", "prod-admin")  # the API: the same cluster
     rows = res.rows()
     assert res.meta()["target"] == "cluster" and set(rows["status"]) == {"ok"}
     assert set(rows.loc[rows.cell == "standard", "baseline_cell"]) == {"longhorn"}
@@ -653,32 +716,10 @@ def test_s0_off_this_machine_or_out_of_reach_is_unavailable_with_the_reason(monk
 # --- one cluster for every option ------------------------------------------------------------------------
 
 
-class Clusters:
-    """Fake up/load_images/install/down recording the order of calls."""
-
-    def __init__(self, fail_install: str | None = None, fail_up: bool = False) -> None:
-        self.log: list[tuple[Any, ...]] = []
-        self.fail_install, self.fail_up = fail_install, fail_up
-
-    def up(self, cni: str, *, workers: int, name: str, storage: str | None) -> KubeTarget:
-        self.log.append(("up", cni, name, workers, storage))
-        if self.fail_up:
-            raise LabkitError("Longhorn verify: the PVC never became Bound")
-        return KubeTarget.for_kind(name)
-
-    def load(self, target: KubeTarget, images: list[str]) -> None:
-        self.log.append(("load", target.name, *images))
-
-    def install(self, option: str, target: KubeTarget, cfg: Any, runner: Any) -> None:
-        self.log.append(("install", option, target.name, cfg.name, cfg.image))
-        if option == self.fail_install:
-            raise LabkitError("helm: failed to download openebs-4.6.1.tgz")
-
-    def down(self, name: str) -> None:
-        self.log.append(("down", name))
-
-    def kw(self) -> dict[str, Any]:
-        return {"ops": ClusterOps(self.up, self.down, self.load), "install": self.install}
+def fake_ops(**kw: Any) -> tuple[FakeClusterOps, dict[str, Any]]:
+    """Fake cluster lifecycles and option installs, and the keyword arguments that hand them over."""
+    fake = FakeClusterOps(up_error="Longhorn verify: the PVC never became Bound", **kw)
+    return fake, {"ops": fake.ops(), "install": fake.install}
 
 
 @pytest.fixture()
@@ -703,10 +744,10 @@ def measured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[dict[str, 
 
 def test_one_cluster_gets_every_option_then_one_run_then_it_is_deleted(measured: list[dict[str, Any]],
                                                                        tmp_path: Path) -> None:
-    fake = Clusters()
+    fake, kw = fake_ops()
     out = kind_sto.compare_storage(["openebs", "longhorn"], BenchRequest("storage", tests=["randread-4k-qd32"],
                                                                        size="16M"),
-                                   workers=3, store=str(tmp_path), **fake.kw())
+                                   workers=3, store=str(tmp_path), **kw)
     longhorn_image = fake.log[2][4]
     assert fake.log == [("up", "kindnet", "labkit-bench-storage", 3, "longhorn"),
                         ("load", "labkit-bench-storage", tools_image()),
@@ -721,13 +762,13 @@ def test_one_cluster_gets_every_option_then_one_run_then_it_is_deleted(measured:
 
 def test_an_option_that_fails_to_install_is_recorded_and_the_rest_is_measured(measured: list[dict[str, Any]],
                                                                               tmp_path: Path) -> None:
-    fake = Clusters(fail_install="longhorn")
-    out = kind_sto.compare_storage(["openebs", "longhorn"], store=str(tmp_path), **fake.kw())
+    fake, kw = fake_ops(fail_install="longhorn")
+    out = kind_sto.compare_storage(["openebs", "longhorn"], store=str(tmp_path), **kw)
     assert fake.log[0][4] == "longhorn"  # Longhorn shapes the cluster even when it is not installed first …
-    fake = Clusters(fail_install="openebs")
+    fake, kw = fake_ops(fail_install="openebs")
     out = kind_sto.compare_storage(["longhorn", "openebs"],
                                    BenchRequest("storage", cells=["local-path", "openebs-hostpath", "longhorn"]),
-                                   store=str(tmp_path), **fake.kw())
+                                   store=str(tmp_path), **kw)
     assert out.failed == {"openebs-hostpath": "helm: failed to download openebs-4.6.1.tgz"}
     assert measured[-1]["storage_classes"] == ["longhorn"] and measured[-1]["cells"] == ["local-path", "longhorn"]
     assert fake.log[-1] == ("down", "labkit-bench-storage")
@@ -735,16 +776,16 @@ def test_an_option_that_fails_to_install_is_recorded_and_the_rest_is_measured(me
 
 def test_a_failed_up_and_ctrl_c_still_delete_the_cluster_and_keep_keeps_it(measured: list[dict[str, Any]],
                                                                             tmp_path: Path) -> None:
-    fake = Clusters(fail_up=True)
+    fake, kw = fake_ops(fail_up=True)
     with pytest.raises(LabkitError, match="never became Bound"):
-        kind_sto.compare_storage(["longhorn"], store=str(tmp_path), **fake.kw())
+        kind_sto.compare_storage(["longhorn"], store=str(tmp_path), **kw)
     assert [e[0] for e in fake.log] == ["up", "down"]
-    fake = Clusters()
+    fake, kw = fake_ops()
     with pytest.raises(KeyboardInterrupt):
-        kind_sto.compare_storage(["openebs"], BenchRequest("storage", reps=99), store=str(tmp_path), **fake.kw())
+        kind_sto.compare_storage(["openebs"], BenchRequest("storage", reps=99), store=str(tmp_path), **kw)
     assert fake.log[-1] == ("down", "labkit-bench-storage")
-    fake = Clusters()
-    kind_sto.compare_storage([], store=str(tmp_path), keep=True, **fake.kw())
+    fake, kw = fake_ops()
+    kind_sto.compare_storage([], store=str(tmp_path), keep=True, **kw)
     assert [e[0] for e in fake.log] == ["up", "load"] and fake.log[0][4] is None
 
 
@@ -760,9 +801,9 @@ def test_a_failed_up_and_ctrl_c_still_delete_the_cluster_and_keep_keeps_it(measu
 def test_bad_requests_fail_before_the_cluster_is_made(measured: list[dict[str, Any]], tmp_path: Path,
                                                       options: list[str], kw: dict[str, Any],
                                                       error: type[Exception]) -> None:
-    fake = Clusters()
+    fake, handed = fake_ops()
     with pytest.raises(error):
-        kind_sto.compare_storage(options, BenchRequest("storage", **kw), store=str(tmp_path), **fake.kw())
+        kind_sto.compare_storage(options, BenchRequest("storage", **kw), store=str(tmp_path), **handed)
     assert fake.log == [] and measured == []
 
 
@@ -771,9 +812,9 @@ def test_longhorn_without_iscsi_is_refused_before_the_cluster_is_made(measured: 
     from labkit.components.storage import options as storage_mod
 
     monkeypatch.setattr(storage_mod, "iscsi_support", lambda: (False, "kernel 6.8 has no iscsi_tcp"))
-    fake = Clusters()
+    fake, kw = fake_ops()
     with pytest.raises(Unavailable, match="no iscsi_tcp"):
-        kind_sto.compare_storage(["longhorn"], **fake.kw())
+        kind_sto.compare_storage(["longhorn"], **kw)
     assert fake.log == []
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,8 @@ import yaml
 
 from labkit import clean, plots
 from labkit.components import orchestration as orchestrate
+from labkit.components.orchestration import driver
 from labkit.targets import swarm
-from labkit._run import Result
 from labkit.bench.schema import COLUMNS
 from labkit.bench.store import Store
 from labkit.errors import BadInput, CommandError, Unavailable, WaitTimeout
@@ -33,6 +34,7 @@ from labkit.components.orchestration import (
 )
 from labkit.targets.kube import KubeTarget
 from labkit.versions import pins
+from tests.fakes import Call, Clock, Replies, ScriptedRunner
 
 MINORS = [f"{m}.0" for m in pins()["components"]["supported_kubernetes"]]
 NS = "labkit-orchestration"
@@ -43,49 +45,37 @@ PROBE_OUT = ("10.0.1.11 version 2 on web-3 (node node2)\n\n10.0.1.12 version 2 o
              "10.0.1.7 \n10.0.1.9 version 2 on web-2 (node node2)\n\n")
 
 
-# --- fakes ------------------------------------------------------------------------------------------------
+# --- fakes ---------------------------------------------------------------------------------------------------
 
-class FakeRunner:
-    """Records argv and stdin; ``pods`` answers successive ``get pods`` polls; ``answers`` by argv prefix."""
-
-    def __init__(self, pods: list[str] | None = None, answers: dict[tuple[str, ...], str] | None = None) -> None:
-        self.pods = list(pods or [])
-        self.answers = answers or {}
-        self.calls: list[tuple[list[str], str | None]] = []
-
-    def run(self, argv: list[str], *, stdin: str | None = None, env: Any = None, timeout: float = 0,
-            check: bool = True, quiet: bool = False) -> Result:
-        argv = [str(a) for a in argv]
-        self.calls.append((argv, stdin))
-        out = ""
-        if "pods" in argv and "json" in argv:
-            out = self.pods.pop(0) if len(self.pods) > 1 else (self.pods[0] if self.pods else "{}")
-        for prefix, answer in self.answers.items():
-            if tuple(argv[:len(prefix)]) == prefix:
-                out = answer
-        return Result(tuple(argv), 0, out, "")
-
-    def argvs(self) -> list[list[str]]:
-        return [a for a, _ in self.calls]
-
-    def actions(self) -> list[list[str]]:
-        """Calls that change something (not the polls)."""
-        return [a for a in self.argvs() if not ("get" in a and ("pods" in a or "events" in a))]
+POLL = (*KUBE, "get", "pods", "--namespace", NS, "--selector", "app.kubernetes.io/name=web", "--output", "json")
+KUBE_DIAGNOSE = {(*KUBE, "get", "pods", "--namespace", NS, "--output", "wide"): "",
+                 (*KUBE, "get", "events", "--namespace", NS, "--sort-by", ".lastTimestamp"): ""}
 
 
-class Clock:
-    """A fake monotonic clock that advances only when the code under test sleeps."""
+def kubectl(*pods: str, acts: tuple[tuple[str, ...], ...] = (), **more: Any) -> ScriptedRunner:
+    """kubectl of the orchestration tests: each ``get pods -o json`` poll answers the next of ``pods`` (the
+    last repeats), each of ``acts`` (kubectl argv after ``--kubeconfig``, or a whole argv) succeeds; nothing
+    else is answered."""
+    script: dict[tuple[str, ...], Any] = {POLL: Replies(*pods) if pods else "{}"}
+    for act in acts:
+        script[act if act[0] == "docker" else (*KUBE, *act)] = 0
+    script.update(more.get("script", {}))
+    return ScriptedRunner(script, anywhere=False)
 
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
 
-    def __call__(self) -> float:
-        return self.now
+def actions(runner: ScriptedRunner) -> list[list[str]]:
+    """Calls that change something (not the polls, not the diagnosis)."""
+    return [a for a in runner.argvs() if not ("get" in a and ("pods" in a or "events" in a))]
 
-    def sleep(self, s: float) -> None:
-        self.sleeps.append(s)
-        self.now += s
+
+def hangs(clock: Clock) -> Callable[[Call], Any]:
+    """A poll that never answers: it is killed at its timeout (the fake clock moves on by that much)."""
+
+    def answer(call: Call) -> Any:
+        clock.advance(call.timeout)
+        return CommandError(call.argv, None, "", "", timeout=call.timeout)
+
+    return answer
 
 
 def _pod_list(*pods: dict[str, Any]) -> str:
@@ -107,10 +97,10 @@ def _pod(data_dir: Path, name: str, *, version: str = "1", node: str = "labkit-w
     return pod
 
 
-def _kube(runner: FakeRunner, clock: Clock | None = None, *, kind: bool = True, timeout: float = 60
+def _kube(runner: ScriptedRunner, clock: Clock | None = None, *, kind: bool = True, timeout: float = 60
           ) -> KubernetesOrchestrator:
     target = KubeTarget("labkit", "/lab/kube/labkit.yaml", None, "labkit" if kind else None)
-    clock = clock or Clock()
+    clock = clock or Clock(100.0)
     return KubernetesOrchestrator(target, runner=runner, clock=clock, sleep=clock.sleep, timeout=timeout)
 
 
@@ -196,18 +186,19 @@ def test_the_deployment_rolls_one_at_a_time_and_probes_http() -> None:
 def test_every_operation_spells_kubectl_for_the_labs_own_kubeconfig(data_dir: Path) -> None:
     v1 = [_pod(data_dir, f"web-{i}") for i in range(3)]
     v2 = [_pod(data_dir, f"web-n{i}", version="2", node="labkit-worker2") for i in range(3)]
-    runner = FakeRunner(pods=[_pod_list(v1[0])])
+    runner = kubectl(_pod_list(v1[0]), acts=(("apply",), ("scale",), ("set", "env"), ("drain",),
+                                             ("docker", "kill", "labkit-worker3"), ("delete", "namespace")))
     kube = _kube(runner)
     assert perform(kube, "deploy", app=App()).ok
-    runner.pods = [_pod_list(*v1)]
+    runner.script[POLL] = _pod_list(*v1)
     assert perform(kube, "scale", replicas=3).ok
-    runner.pods = [_pod_list(*v2)]
+    runner.script[POLL] = _pod_list(*v2)
     assert perform(kube, "rolling_update", version="2").ok
     assert perform(kube, "drain_node", node="labkit-worker").ok
     assert perform(kube, "lose_node", node="labkit-worker3").ok
-    runner.pods = [_pod_list()]
+    runner.script[POLL] = _pod_list()
     assert perform(kube, "remove").ok
-    acts = runner.actions()
+    acts = actions(runner)
     assert acts == [
         [*KUBE, "apply", "--filename", "-"],
         [*KUBE, "scale", "deployment/web", "--replicas=3", "--namespace", NS],
@@ -216,7 +207,7 @@ def test_every_operation_spells_kubectl_for_the_labs_own_kubeconfig(data_dir: Pa
         ["docker", "kill", "labkit-worker3"],
         [*KUBE, "delete", "namespace", NS, "--wait=false"],
     ]
-    applied = list(yaml.safe_load_all(runner.calls[0][1] or ""))
+    applied = list(yaml.safe_load_all(runner.calls[0].stdin or ""))
     assert applied == orchestrate.manifests(App(), namespace=NS)  # what is applied is what was validated
     polls = [a for a in runner.argvs() if a not in acts]
     assert polls and all(a == [*KUBE, "get", "pods", "--namespace", NS, "--selector", "app.kubernetes.io/name=web",
@@ -224,13 +215,14 @@ def test_every_operation_spells_kubectl_for_the_labs_own_kubeconfig(data_dir: Pa
 
 
 def test_a_new_image_and_version_go_out_as_one_rollout(data_dir: Path) -> None:
-    runner = FakeRunner(pods=[_pod_list(_pod(data_dir, "web-a", version="3"))])
+    runner = kubectl(_pod_list(_pod(data_dir, "web-a", version="3")),
+                     acts=(("rollout", "pause"), ("set", "image"), ("set", "env"), ("rollout", "resume")))
     kube = _kube(runner)
     kube.app = App()
     kube.rolling_update("3", image="labkit/tools:0.3.0")
-    assert [a[len(KUBE):len(KUBE) + 2] for a in runner.actions()] == [
+    assert [a[len(KUBE):len(KUBE) + 2] for a in actions(runner)] == [
         ["rollout", "pause"], ["set", "image"], ["set", "env"], ["rollout", "resume"]]
-    assert [*KUBE, "set", "image", "deployment/web", "web=labkit/tools:0.3.0", "--namespace", NS] in runner.actions()
+    assert [*KUBE, "set", "image", "deployment/web", "web=labkit/tools:0.3.0", "--namespace", NS] in actions(runner)
     assert kube.app == App(version="3", image="labkit/tools:0.3.0")
 
 
@@ -241,49 +233,73 @@ def test_kill_replica_deletes_one_ready_pod_and_times_until_a_replacement_is_rea
                _pod_list(_pod(data_dir, "web-d", ready=False), b, c),       # replacement starting
                _pod_list(_pod(data_dir, "web-d", ready=False), b, c),
                _pod_list(_pod(data_dir, "web-d"), b, c)]                    # back to 3 Ready
-    clock = Clock()
-    runner = FakeRunner(pods=listing)
+    clock = Clock(100.0)
+    runner = kubectl(*listing, acts=(("delete", "pod", "web-a"),))
     kube = _kube(runner, clock)
     kube.app = App(replicas=3)
     res = kube.kill_replica()
-    assert [*KUBE, "delete", "pod", "web-a", "--namespace", NS, "--wait=false"] in runner.actions()
+    assert [*KUBE, "delete", "pod", "web-a", "--namespace", NS, "--wait=false"] in actions(runner)
     assert res.ok and res.polls == 4 and clock.sleeps == [1.0, 1.0, 1.0]
     assert res.seconds == pytest.approx(3.0)  # from the delete to the poll that saw 3 Ready, on the fake clock
     assert "web-d@labkit-worker" in res.detail and "not web-a" in res.detail
 
 
 def test_a_recovery_that_never_comes_is_a_failed_row_with_diagnostics(data_dir: Path) -> None:
-    clock = Clock()
-    runner = FakeRunner(pods=[_pod_list(_pod(data_dir, "web-a"))],
-                        answers={(*KUBE, "get", "events"): "LAST SEEN   TYPE      REASON             OBJECT\n"
-                                                           "3s          Warning   FailedScheduling   pod/web-b"})
+    clock = Clock(100.0)
+    events = (*KUBE, "get", "events", "--namespace", NS, "--sort-by", ".lastTimestamp")
+    runner = kubectl(_pod_list(_pod(data_dir, "web-a")), acts=(("scale",),),
+                     script={**KUBE_DIAGNOSE, events: "LAST SEEN   TYPE      REASON             OBJECT\n"
+                                                      "3s          Warning   FailedScheduling   pod/web-b"})
     kube = _kube(runner, clock, timeout=10)
     kube.app = App(replicas=1)
     with pytest.raises(WaitTimeout) as info:
         kube.scale(2)
     assert "FailedScheduling" in info.value.diagnostics and "kubectl --kubeconfig" in info.value.diagnostics
-    assert 10 < clock.now - 100 <= 11  # the timeout bounds the whole wait
+    assert clock.now - 100 == 10  # the timeout bounds the whole wait: the last sleep ends at the deadline
     assert kube.app.replicas == 2  # the scale command ran: the next operation works from there
     kube.app = App(replicas=1)
     row = perform(kube, "scale", replicas=2)
     assert (row.ok, row.seconds, row.op) == (False, None, "scale") and "timed out after 10 s" in str(row.error)
 
 
-def test_a_failing_command_fails_the_operation_not_the_session(data_dir: Path) -> None:
-    class Refusing(FakeRunner):
-        def run(self, argv: list[str], **kw: Any) -> Result:
-            if "drain" in argv:
-                raise CommandError(argv, 1, "", 'error: nodes "nope" not found')
-            return super().run(argv, **kw)
+@pytest.mark.parametrize(("timeout", "polls"), [(10, [10]), (45, [30, 14])])
+def test_a_poll_that_hangs_may_take_only_the_time_left(data_dir: Path, timeout: float, polls: list[float]) -> None:
+    """A poll is bounded by the time left (at most 30 s), so a hung check cannot stretch the wait past its
+    timeout (it used to: 10 s became 21 s, 45 s became 61 s)."""
+    clock = Clock(100.0)
+    runner = kubectl(acts=(("scale",),), script=KUBE_DIAGNOSE)
+    runner.script[POLL] = hangs(clock)
+    kube = _kube(runner, clock, timeout=timeout)
+    kube.app = App(replicas=1)
+    with pytest.raises(WaitTimeout, match=f"timed out after {timeout:g} s"):
+        kube.scale(2)
+    assert [c.timeout for c in runner.calls if tuple(c.argv) == POLL] == polls
+    assert clock.now - 100 == timeout  # ends at the deadline, not a poll later
+    assert driver.MAX_POLL_S == 30 and driver.MIN_POLL_S == 1
 
-    kube = _kube(Refusing(pods=[_pod_list(_pod(data_dir, "web-a"))]))
+
+def test_a_poll_at_the_deadline_still_gets_a_second_to_answer(data_dir: Path) -> None:
+    clock = Clock(100.0)
+    runner = kubectl(_pod_list(_pod(data_dir, "web-a")), acts=(("scale",),), script=KUBE_DIAGNOSE)
+    kube = _kube(runner, clock, timeout=2.5)
+    kube.app = App(replicas=1)
+    with pytest.raises(WaitTimeout):
+        kube.scale(2)
+    assert [c.timeout for c in runner.calls if tuple(c.argv) == POLL] == [2.5, 1.5, 1.0, 1.0]
+    assert clock.sleeps == [1.0, 1.0, 0.5]  # the last sleep ends at the deadline, for one last look
+
+
+def test_a_failing_command_fails_the_operation_not_the_session(data_dir: Path) -> None:
+    refused = (*KUBE, "drain", "nope")
+    runner = kubectl(_pod_list(_pod(data_dir, "web-a")), script={refused: (1, "", 'error: nodes "nope" not found')})
+    kube = _kube(runner)
     kube.app = App()
     row = perform(kube, "drain_node", node="nope")
     assert not row.ok and 'nodes "nope" not found' in str(row.error)
 
 
 def test_losing_a_node_needs_kind_and_bad_input_still_raises(data_dir: Path) -> None:
-    kube = _kube(FakeRunner(), kind=False)
+    kube = _kube(kubectl(), kind=False)
     assert "no app deployed" in str(perform(kube, "kill_replica").error)
     kube.app = App()
     with pytest.raises(Unavailable):
@@ -295,7 +311,7 @@ def test_losing_a_node_needs_kind_and_bad_input_still_raises(data_dir: Path) -> 
 
 
 def test_explain_shows_the_commands_and_the_check(data_dir: Path) -> None:
-    kube = _kube(FakeRunner())
+    kube = _kube(kubectl())
     text = kube.explain("kill_replica")
     assert "PODS=$(kubectl --kubeconfig /lab/kube/labkit.yaml get pods --namespace labkit-orchestration" in text
     assert 'delete pod "${POD}"' in text and "labkit picks a Ready pod" in text
@@ -323,17 +339,14 @@ class FakeSwarm:
         return f"lk-s1-{node}"
 
 
-def _swarm_orch(answers: dict[tuple[str, ...], str], probe: list[str], ipvs: bool = False
-                ) -> tuple[SwarmOrchestrator, FakeRunner, Clock]:
-    class R(FakeRunner):
-        def run(self, argv: list[str], **kw: Any) -> Result:
-            if "lk-s1-probe" in argv:
-                self.calls.append((list(argv), None))
-                return Result(tuple(argv), 0, probe.pop(0) if len(probe) > 1 else probe[0], "")
-            return super().run(argv, **kw)
-
-    clock = Clock()
-    runner = R(answers=answers)
+def _swarm_orch(answers: dict[tuple[str, ...], Any], probe: list[str], ipvs: bool = False
+                ) -> tuple[SwarmOrchestrator, ScriptedRunner, Clock]:
+    """A Swarm orchestrator whose probe container answers ``probe`` in turn (the last repeats) and whose
+    other commands answer only as in ``answers`` (by argv prefix)."""
+    clock = Clock(100.0)
+    runner = ScriptedRunner({("lk-s1-probe",): Replies(*probe)}, anywhere=True)
+    for prefix, answer in answers.items():
+        runner.answer(prefix, answer)
     return SwarmOrchestrator(FakeSwarm(ipvs), runner=runner, clock=clock, sleep=clock.sleep), runner, clock
 
 
@@ -351,7 +364,8 @@ def test_swarm_kill_picks_a_running_task_off_lost_nodes_and_kills_its_container(
     polls = ["10.0.1.3 version 1 on web-2 (node node2)\n", PROBE_OUT.replace(" 2 on", " 1 on")]
     orch, runner, clock = _swarm_orch({("docker", "exec", "lk-s1-node1", "docker", "service", "ps"): tasks,
                                        ("docker", "inspect"): "true\n",
-                                       ("docker", "exec", "lk-s1-node2", "docker", "ps"): "c0ffee\n"}, polls)
+                                       ("docker", "exec", "lk-s1-node2", "docker", "ps"): "c0ffee\n",
+                                       ("docker", "exec", "lk-s1-node2", "docker", "kill", "c0ffee"): ""}, polls)
     orch.app = App(replicas=3)
     orch.lost.add("node3")
     res = orch.kill_replica()
@@ -368,7 +382,8 @@ def test_swarm_kill_skips_a_node_that_died_behind_its_back() -> None:
     orch, runner, _ = _swarm_orch({("docker", "exec", "lk-s1-node1", "docker", "service", "ps"): tasks,
                                    ("docker", "inspect", "--format", "{{.State.Running}}", "lk-s1-node3"): "true\n",
                                    ("docker", "inspect", "--format", "{{.State.Running}}", "lk-s1-node2"): "false\n",
-                                   ("docker", "exec", "lk-s1-node3", "docker", "ps"): "beef\n"},
+                                   ("docker", "exec", "lk-s1-node3", "docker", "ps"): "beef\n",
+                                   ("docker", "exec", "lk-s1-node3", "docker", "kill", "beef"): ""},
                                   ["10.0.1.3 version 1 on web-2 (node node3)\n"])
     orch.app = App(replicas=1)
     assert orch.kill_replica().ok

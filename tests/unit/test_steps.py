@@ -9,27 +9,21 @@ from pathlib import Path
 import pytest
 
 from labkit.targets.kind import config, plans
-from labkit._run import Cmd, Result
-from labkit.errors import CommandError
+from labkit._run import Cmd
 from labkit.steps import Plan, Step, StepFailed
+from tests.fakes import ScriptedRunner
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+APPLY = ("kubectl", "apply", "-f", "-")
+CHECK = ("kubectl", "get", "ns", "demo")
+WAIT = ("kubectl", "wait", "--for=condition=Ready", "pods", "--all")
+EVENTS = ("kubectl", "get", "events")
 
 
-class RecordingRunner:
-    """Answers argv it was told about; records every call (argv, stdin, env)."""
-
-    def __init__(self, answers: dict[tuple[str, ...], int] | None = None) -> None:
-        self.answers = answers or {}
-        self.calls: list[dict[str, object]] = []
-
-    def run(self, argv: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 0, check: bool = True, quiet: bool = False) -> Result:
-        self.calls.append({"argv": list(argv), "stdin": stdin, "env": dict(env or {}), "timeout": timeout})
-        rc = self.answers.get(tuple(argv), 0)
-        if check and rc:
-            raise CommandError(argv, rc, "", f"{argv[0]}: scripted failure")
-        return Result(tuple(argv), rc, "out", "")
+def kubectl(**rc: int) -> ScriptedRunner:
+    """The plan's four commands, each answering "out" with exit code ``rc[name]`` (default 0); nothing else."""
+    return ScriptedRunner({argv: (rc.get(name, 0), "out") for name, argv in
+                           (("apply", APPLY), ("check", CHECK), ("wait", WAIT), ("events", EVENTS))}, anywhere=False)
 
 
 def _plan() -> Plan:
@@ -44,22 +38,21 @@ def test_explain_shows_exactly_what_runs() -> None:
     plan = _plan()
     text = plan.explain()
     assert "kubectl apply -f - <<'EOF'\n   kind: Namespace\n   EOF" in text and "**make** — a namespace" in text
-    runner = RecordingRunner({("kubectl", "get", "ns", "demo"): 1})  # not there yet
+    runner = kubectl(check=1)  # not there yet
     plan.run(runner)
-    ran = [c for c in runner.calls if c["argv"][1] != "get"]
-    assert [(c["argv"], c["stdin"]) for c in ran] == [(list(s.cmd.argv), s.cmd.stdin) for s in plan.steps]
+    ran = [c for c in runner.calls if c.argv[1] != "get"]
+    assert [(c.argv, c.stdin) for c in ran] == [(list(s.cmd.argv), s.cmd.stdin) for s in plan.steps]
 
 
 def test_a_step_that_already_holds_is_skipped() -> None:
-    runner = RecordingRunner()  # the check succeeds
+    runner = kubectl()  # the check succeeds
     results = _plan().run(runner)
     assert [r.status for r in results] == ["already", "done"]
-    assert ["kubectl", "apply", "-f", "-"] not in [c["argv"] for c in runner.calls]
+    assert ["kubectl", "apply", "-f", "-"] not in runner.argvs()
 
 
 def test_failure_stops_the_plan_and_attaches_diagnostics() -> None:
-    wait = ("kubectl", "wait", "--for=condition=Ready", "pods", "--all")
-    runner = RecordingRunner({wait: 1, ("kubectl", "get", "ns", "demo"): 1})
+    runner = kubectl(wait=1, check=1)
     with pytest.raises(StepFailed) as info:
         _plan().run(runner)
     assert info.value.step.title == "wait" and "$ kubectl get events" in info.value.diagnostics

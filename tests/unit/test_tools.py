@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from labkit import tools
-from labkit._run import Result
 from labkit.errors import BadInput, CommandError, ToolMissing
 from labkit.versions import pins
+from tests.fakes import ScriptedRunner
 
 KUBECTL_JSON = """{
   "clientVersion": {
@@ -55,19 +55,19 @@ def test_version_tuples_compare_numerically() -> None:
 # --- find ---------------------------------------------------------------------------------------
 
 
-class FakeRunner:
-    """Records what ``find`` runs; answers with a canned Result (or raises)."""
+VERSION_ARGS = {"kind": ("version",), "kubectl": ("version", "--client", "-o", "json"), "helm": ("version", "--short"),
+                "docker": ("--version",)}
 
-    def __init__(self, stdout: str = "", *, stderr: str = "", returncode: int = 0,
-                 raises: Exception | None = None) -> None:
-        self.stdout, self.stderr, self.returncode, self.raises = stdout, stderr, returncode, raises
-        self.calls: list[tuple[list[str], dict[str, Any]]] = []
 
-    def run(self, argv: list[str], **kwargs: Any) -> Result:
-        self.calls.append((list(argv), kwargs))
-        if self.raises is not None:
-            raise self.raises
-        return Result(tuple(argv), self.returncode, self.stdout, self.stderr)
+def asked(path: Path, answer: Any) -> ScriptedRunner:
+    """The version command of the tool at ``path`` answering ``answer`` (stdout, ``(rc, stdout)`` or an
+    exception); any other command, another copy of the tool included, fails the test."""
+    return ScriptedRunner({(str(path), *VERSION_ARGS[path.name]): answer}, anywhere=False)
+
+
+def nothing() -> ScriptedRunner:
+    """A runner for a test in which no command may run."""
+    return ScriptedRunner({})
 
 
 def _executable(directory: Path, name: str, mode: int = 0o755) -> Path:
@@ -92,13 +92,13 @@ def own_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_find_reads_the_version_of_a_tool_in_labkits_bin(own_bin: Path) -> None:
     kind = _executable(own_bin, "kind")
-    runner = FakeRunner("kind v0.32.0 go1.24.2 linux/amd64\n")
+    runner = asked(kind, "kind v0.32.0 go1.24.2 linux/amd64\n")
     info = tools.find("kind", runner=runner)
     assert info.ok and info.problem is None and info.fix is None
     assert (info.path, info.version, info.pinned) == (str(kind), "0.32.0", pins()["tools"]["kind"]["version"])
-    [(argv, kwargs)] = runner.calls
-    assert argv == [str(kind), "version"]
-    assert kwargs["check"] is False and kwargs["timeout"] <= 60
+    [call] = runner.calls
+    assert call.argv == [str(kind), "version"]
+    assert call.check is False and call.timeout <= 60
 
 
 @pytest.mark.parametrize(("name", "args"), [("kubectl", ["version", "--client", "-o", "json"]),
@@ -106,16 +106,16 @@ def test_find_reads_the_version_of_a_tool_in_labkits_bin(own_bin: Path) -> None:
                                             ("docker", ["--version"])])
 def test_find_asks_each_tool_for_its_version_its_own_way(own_bin: Path, name: str, args: list[str]) -> None:
     path = _executable(own_bin, name)
-    runner = FakeRunner("")
+    runner = ScriptedRunner({(str(path), *args): ""}, anywhere=False)
     tools.find(name, runner=runner)
-    assert runner.calls[0][0] == [str(path), *args]
+    assert runner.calls[0].argv == [str(path), *args]
 
 
 def test_labkits_bin_wins_over_path(own_bin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ours = _executable(own_bin, "helm")
     _executable(tmp_path / "elsewhere", "helm")
     monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
-    assert tools.find("helm", runner=FakeRunner("v4.2.3+gabc")).path == str(ours)
+    assert tools.find("helm", runner=asked(ours, "v4.2.3+gabc")).path == str(ours)
 
 
 def test_a_non_executable_file_in_labkits_bin_is_passed_over(own_bin: Path, tmp_path: Path,
@@ -123,36 +123,36 @@ def test_a_non_executable_file_in_labkits_bin_is_passed_over(own_bin: Path, tmp_
     _executable(own_bin, "helm", mode=0o644)
     theirs = _executable(tmp_path / "elsewhere", "helm")
     monkeypatch.setenv("PATH", str(tmp_path / "elsewhere"))
-    assert tools.find("helm", runner=FakeRunner("v4.2.3+gabc")).path == str(theirs)
+    assert tools.find("helm", runner=asked(theirs, "v4.2.3+gabc")).path == str(theirs)
 
 
 def test_too_old_a_tool_is_a_problem_with_a_fix(own_bin: Path) -> None:
-    _executable(own_bin, "kind")
-    info = tools.find("kind", runner=FakeRunner("kind v0.20.0 go1.20.4 linux/amd64"))
+    kind = _executable(own_bin, "kind")
+    info = tools.find("kind", runner=asked(kind, "kind v0.20.0 go1.20.4 linux/amd64"))
     assert not info.ok and info.version == "0.20.0"
     assert info.problem and info.problem.startswith("kind 0.20.0 is older than 0.32.0")
     assert info.fix and "labkit tools install kind" in info.fix and pins()["tools"]["kind"]["version"] in info.fix
 
 
 def test_the_lowest_accepted_version_itself_is_accepted(own_bin: Path) -> None:
-    _executable(own_bin, "kubectl")
+    kubectl = _executable(own_bin, "kubectl")
     gate = tools.need_for("kubectl")
     lowest = ".".join(map(str, gate.low))
-    assert tools.find("kubectl", runner=FakeRunner(KUBECTL_JSON.replace("v1.36.1", f"v{lowest}"))).ok
+    assert tools.find("kubectl", runner=asked(kubectl, KUBECTL_JSON.replace("v1.36.1", f"v{lowest}"))).ok
     below = f"{gate.low[0]}.{gate.low[1] - 1}.99"
-    assert not tools.find("kubectl", runner=FakeRunner(KUBECTL_JSON.replace("v1.36.1", f"v{below}"))).ok
+    assert not tools.find("kubectl", runner=asked(kubectl, KUBECTL_JSON.replace("v1.36.1", f"v{below}"))).ok
 
 
 def test_docker_is_held_to_its_minimum_and_has_no_pin(own_bin: Path) -> None:
-    _executable(own_bin, "docker")
-    old = tools.find("docker", runner=FakeRunner("Docker version 19.03.15, build 99e3ed8"))
+    docker = _executable(own_bin, "docker")
+    old = tools.find("docker", runner=asked(docker, "Docker version 19.03.15, build 99e3ed8"))
     assert not old.ok and "older than 20.10" in (old.problem or "") and "Docker" in (old.fix or "")
-    new = tools.find("docker", runner=FakeRunner("Docker version 20.10.24+dfsg1, build 297e128"))
+    new = tools.find("docker", runner=asked(docker, "Docker version 20.10.24+dfsg1, build 297e128"))
     assert new.ok and new.pinned is None
 
 
 def test_missing_tool_is_not_found_with_an_install_hint(own_bin: Path) -> None:
-    runner = FakeRunner("should not be asked")
+    runner = nothing()
     info = tools.find("kind", runner=runner)
     assert not info.ok and info.path is None and info.problem == "not found"
     assert info.fix and "install kind" in info.fix and "go install sigs.k8s.io/kind@" in info.fix
@@ -160,15 +160,15 @@ def test_missing_tool_is_not_found_with_an_install_hint(own_bin: Path) -> None:
 
 
 def test_unreadable_version_is_a_problem(own_bin: Path) -> None:
-    _executable(own_bin, "helm")
-    info = tools.find("helm", runner=FakeRunner("Error: unknown command \"version\"", returncode=1))
+    helm = _executable(own_bin, "helm")
+    info = tools.find("helm", runner=asked(helm, (1, "Error: unknown command \"version\"")))
     assert not info.ok and info.problem == "could not read its version" and info.fix
 
 
 def test_a_tool_that_hangs_is_a_problem_not_an_exception(own_bin: Path) -> None:
     path = _executable(own_bin, "kubectl")
     hung = CommandError([str(path), "version"], None, "", "", timeout=20)
-    info = tools.find("kubectl", runner=FakeRunner(raises=hung))
+    info = tools.find("kubectl", runner=asked(path, hung))
     assert not info.ok and info.path == str(path)
     assert info.problem and info.problem.startswith("`kubectl` did not answer") and "timed out" in info.problem
 
@@ -183,10 +183,10 @@ def test_find_never_raises_for_a_binary_that_cannot_run(own_bin: Path) -> None:
 
 def test_require_returns_the_path_or_raises_tool_missing(own_bin: Path) -> None:
     with pytest.raises(ToolMissing) as info:
-        tools.require("helm", runner=FakeRunner(""))
+        tools.require("helm", runner=nothing())
     assert info.value.tool == "helm" and info.value.reason == "not found" and "helm" in (info.value.fix or "")
     helm = _executable(own_bin, "helm")
-    assert tools.require("helm", runner=FakeRunner("v4.2.3+g1234abc")) == str(helm)
+    assert tools.require("helm", runner=asked(helm, "v4.2.3+g1234abc")) == str(helm)
 
 
 def test_unknown_tool_names_the_known_ones() -> None:

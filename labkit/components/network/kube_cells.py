@@ -13,15 +13,16 @@ clusterip            a ClusterIP Service in front of the server pod, two nodes  
 Every cell's component is the CNI under test, so one stored run per CNI carries its name.
 Pods are pinned with ``nodeName`` (workers first; the control plane, tolerated, only
 when fewer than two workers exist); a one-node cluster makes the cross-node cells
-unavailable with the reason. Everything runs through a :class:`~labkit._run.Runner`
-as ``kubectl`` argv spelled by a :class:`~labkit.target.KubeTarget`, so the commands
-a test records are the commands a learner can paste. All nodes of a kind cluster share
-one kernel: these cells measure overhead relative to this host, not production throughput.
+unavailable with the reason. What a learner would type (applying the pods, ``kubectl exec``
+of iperf3 and sockperf, deleting by label) runs through a :class:`~labkit._run.Runner` as
+``kubectl`` argv spelled by a :class:`~labkit.targets.kube.KubeTarget`, so the commands a test
+records are the commands a learner can paste; reads, readiness waits and diagnostics go through
+the API (:class:`labkit.k8s.Cluster`). All nodes of a kind cluster share one kernel: these cells
+measure overhead relative to this host, not production throughput.
 """
 
 from __future__ import annotations
 
-import json
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -36,13 +37,12 @@ from labkit.bench.kube import (
     BenchCluster,
     LabelledObjects,
     Placement,
-    PodsNotReady,
-    diagnose,
     namespace_manifest,
     object_labels as _labels,
     parse_nodes,
     place,
     selector as _selector,
+    wait_ready,
 )
 from labkit.components.network import engine_cells
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
@@ -253,22 +253,15 @@ class PodPair:
         """Why the cell's pods can no longer be measured, or None. A failure to *read* them is not
         a verdict (the harness would give up on the cell for good): the measurement will tell."""
         try:
-            res = self.cluster.kubectl("get", "pods", "--namespace", NAMESPACE,
-                                       "--selector", selector(self.session, self.cell.name),
-                                       "--output", "json", timeout=30, check=False, quiet=True)
-            items = json.loads(res.stdout).get("items", []) if res.ok else None
-        except (LabkitError, ValueError):
-            items = None
-        if items is None:
+            pods = {p.name: p for p in self.cluster.api.pods(NAMESPACE, selector(self.session, self.cell.name))}
+        except LabkitError:
             return None
-        phases = {p["metadata"]["name"]: (p.get("status", {}).get("phase", "Unknown"),
-                                          p["metadata"].get("deletionTimestamp")) for p in items}
-        for pod in (self.server, self.client):
-            phase, deleting = phases.get(pod, (None, None))
-            if phase is None:
-                return f"pod {pod} is gone (deleted or evicted?)"
-            if phase != "Running" or deleting:
-                return f"pod {pod} is {'being deleted' if deleting else phase}"
+        for name in (self.server, self.client):
+            pod = pods.get(name)
+            if pod is None:
+                return f"pod {name} is gone (deleted or evicted?)"
+            if pod.phase != "Running" or pod.deleting:
+                return f"pod {name} is {'being deleted' if pod.deleting else pod.phase or 'Unknown'}"
         return None
 
     def impair(self, spec: Any, *, calibrate: Any = None) -> str:
@@ -286,15 +279,14 @@ def _parsed(parse: Any, text: str, res: Any) -> dict[str, float]:
         raise
 
 
-def _address(cluster: BenchCluster, session: str, cell: str) -> str:
+def _address(cluster: BenchCluster, session: str, cell: str, pods: list[Any]) -> str:
+    """What the client dials: the Service's ClusterIP (clusterip), else the server pod's IP as the
+    readiness wait saw it (a hostNetwork pod's IP is its node's)."""
     if cell == "clusterip":
-        res = cluster.kubectl("get", "service", f"lk-{session}-{cell}", "--namespace", NAMESPACE,
-                              "--output", "json", quiet=True)
-        ip = json.loads(res.stdout).get("spec", {}).get("clusterIP")
+        ip = cluster.api.get("v1", "Service", f"lk-{session}-{cell}", NAMESPACE).get("spec", {}).get("clusterIP")
     else:
-        res = cluster.kubectl("get", "pod", pod_name(session, cell, "server"), "--namespace", NAMESPACE,
-                              "--output", "json", quiet=True)
-        ip = json.loads(res.stdout).get("status", {}).get("podIP")
+        server = pod_name(session, cell, "server")
+        ip = next((p.ip for p in pods if p.name == server), None)
     if not ip or ip == "None":
         raise Unavailable(f"{cell}: the server has no IP address yet", fix="kubectl get pods,services -n labkit-bench")
     return str(ip)
@@ -313,20 +305,11 @@ def open_pods(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> PodPair:
         raise Unavailable(f"{name}: the cluster refused the manifests: {exc.stderr.strip()[-300:]}",
                           fix="read the message (admission policy? quota?); the manifests are in "
                           "labkit.components.network.kube_cells.cell_manifests") from exc
-    pods = [f"pod/{pod_name(scope.session, name, side)}" for side in ("server", "client")]
-    waited = cluster.kubectl("wait", "--for=condition=Ready", *pods,
-                             "--namespace", NAMESPACE,
-                             f"--timeout={timeout:g}s",   # the whole wait, not each poll
-                             timeout=timeout + 30, check=False)
-    if not waited.ok:
-        why = diagnose(cluster,
-                       ("describe", "pods", "--namespace", NAMESPACE, "--selector", selector(scope.session, name)),
-                       ("get", "events", "--namespace", NAMESPACE, "--sort-by=.lastTimestamp"))
-        raise PodsNotReady(name, timeout, waited.stderr + "\n" + why,
-                           fix=f"is {ctx['image']} in the nodes? (labkit.targets.kind.load_images, or "
-                           f"`kind load docker-image {ctx['image']} --name {cluster.target.node_prefix}`)")
+    pods = wait_ready(cluster, name, selector(scope.session, name), count=2, timeout=timeout,
+                      fix=f"is {ctx['image']} in the nodes? (labkit.targets.kind.load_images, or "
+                          f"`kind load docker-image {ctx['image']} --name {cluster.target.node_prefix}`)")
     iperf, sockperf = ports(name)
-    pair = PodPair(cell, cluster, scope.session, _address(cluster, scope.session, name), iperf, sockperf)
+    pair = PodPair(cell, cluster, scope.session, _address(cluster, scope.session, name, pods), iperf, sockperf)
     server_node, client_node = nodes_for(cluster.placement, name)
     pair.notes.update(server_node=server_node, client_node=client_node)
     log(f"✓ cell {name}: {cell.description} (server {pair.address} on {server_node}, client on {client_node})")

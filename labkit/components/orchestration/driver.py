@@ -25,6 +25,9 @@ from labkit.components.orchestration.model import (
 
 # --- the shared engine: run steps, time, poll -----------------------------------------------------------------
 
+MAX_POLL_S = 30.0  # one readiness check may take this long at most ...
+MIN_POLL_S = 1.0   # ... and at least this long, even when the time left is shorter
+
 class _Driver:
     name = ""
     tool = ""
@@ -97,25 +100,29 @@ class _Driver:
 
     def _wait(self, step: Step, want: Want, values: dict[str, str], t0: float,
               timeout: float) -> tuple[float, int, list[Replica]]:
-        """Poll ``step`` until ``want`` holds; the timeout covers the whole wait, not each poll."""
+        """Poll ``step`` until ``want`` holds. The timeout covers the whole wait, counted from ``t0``: each
+        poll may take only the time left (at least :data:`MIN_POLL_S`, at most :data:`MAX_POLL_S`), and the
+        sleep between polls ends at the deadline, so a wait ends within ``timeout + MIN_POLL_S``."""
         argv = substitute(step.cmd.argv, values)
+        deadline = t0 + timeout
         polls, seen, last = 0, [], ""
         while True:
             polls += 1
+            left = deadline - self.clock()
             try:
-                res = self.runner.run(argv, timeout=min(30.0, max(timeout, 1.0)), check=False, quiet=True)
+                res = self.runner.run(argv, timeout=min(MAX_POLL_S, max(left, MIN_POLL_S)), check=False, quiet=True)
                 seen, last = (self.parse(res.stdout) if res.ok else []), (res.stdout + res.stderr)
             except LabkitError as exc:  # a poll that hangs or a node that vanished: not ready yet
                 seen, last = [], exc.message
-            elapsed = self.clock() - t0
+            now = self.clock()
             if want.met(seen):
-                return elapsed, polls, seen
-            if elapsed > timeout:
+                return now - t0, polls, seen
+            if now >= deadline:
                 raise WaitTimeout(f"{self.name}: {want.describe()}", timeout,
                                   f"last check:\n{last.strip()[-1500:]}\n\n" + self._diagnostics(),
                                   fix="look at the diagnostics; a lost node is noticed only after the "
                                       "orchestrator's heartbeat/grace period")
-            self.sleep(self.poll)
+            self.sleep(min(self.poll, deadline - now))
 
     def _diagnostics(self) -> str:
         out = []

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labkit import docker
+from labkit.bench import kube as bench_kube
 from labkit.bench.cells import Cell
 from labkit.components.storage import engine_cells
 from labkit.errors import BadInput, LabkitError
 from labkit.components.storage.kube_objects import HOST_CELLS
+from labkit.k8s import StorageClassInfo, storage_class_infos
 from labkit.log import log
 
 SPACE_HEADROOM = 256 * 1024**2
@@ -76,43 +76,30 @@ def _mib(n: float) -> str:
 
 
 
-@dataclass(frozen=True)
-class StorageClassInfo:
-    name: str
-    provisioner: str
-    binding_mode: str
-    reclaim_policy: str
-    default: bool
-
-
 def parse_storage_classes(doc: dict[str, Any]) -> dict[str, StorageClassInfo]:
-    """``kubectl get storageclass -o json`` by name."""
-    out = {}
-    for item in doc.get("items", []):
-        meta = item.get("metadata", {})
-        notes = meta.get("annotations") or {}
-        out[meta["name"]] = StorageClassInfo(
-            meta["name"], str(item.get("provisioner", "")), str(item.get("volumeBindingMode", "Immediate")),
-            str(item.get("reclaimPolicy", "Delete")),
-            notes.get("storageclass.kubernetes.io/is-default-class") == "true")
-    return out
+    """A StorageClassList (``GET /apis/storage.k8s.io/v1/storageclasses``) by name."""
+    return storage_class_infos(doc)
 
 
-def storage_classes(target: Any, runner: Any) -> dict[str, StorageClassInfo]:
-    res = runner.run(list(target.kubectl("get", "storageclass", "--output", "json")), timeout=60, quiet=True)
-    try:
-        return parse_storage_classes(json.loads(res.stdout))
-    except (ValueError, KeyError) as exc:
-        raise LabkitError(f"kubectl get storageclass gave no list: {res.stdout[:200]!r}",
-                          fix=f"check that `{shlex.join(target.kubectl('get', 'storageclass'))}` works") from exc
+def storage_classes(api: Any) -> dict[str, StorageClassInfo]:
+    """The cluster's StorageClasses by name, read through the API."""
+    return dict(api.storage_class_infos())
 
 
-def check_classes(target: str, kube: Any, chosen: Sequence[Cell], *, runner: Any) -> dict[str, StorageClassInfo]:
+def check_classes(target: str, kube: Any, chosen: Sequence[Cell], *, runner: Any = None,
+                  api: Any = None) -> dict[str, StorageClassInfo]:
     """Read the cluster's StorageClasses before anything is created. On ``cluster`` a name it lacks is
-    :class:`BadInput` naming those it has; on kind such a cell is later unavailable with the fix."""
+    :class:`BadInput` naming those it has; on kind such a cell is later unavailable with the fix.
+
+    ``api`` defaults to :func:`labkit.bench.kube.connect` of ``kube`` (``runner`` is not used: reads go
+    through the API)."""
     if kube is None or all(c.name in HOST_CELLS for c in chosen):
         return {}
-    classes = storage_classes(kube, runner)
+    if api is not None:
+        classes = storage_classes(api)
+    else:
+        with bench_kube.connect(kube) as client:
+            classes = storage_classes(client)
     if target == "cluster":
         for c in chosen:
             if c.config["storage_class"] not in classes:

@@ -13,10 +13,12 @@ longhorn                 a PVC of ``longhorn`` (replicas over iSCSI)            
 
 Per cell: one PVC, then one **Job per fio run**: first a preparing Job (an O_DIRECT probe, then
 the preconditioning write, recording which ``direct`` it used), then every measurement, a fresh
-fio process each time, read back with ``kubectl logs`` and parsed by the engine tier's parser.
-With ``WaitForFirstConsumer`` a claim binds only once a pod that uses it is scheduled, so the
-preparing Job is created together with the claim and *then* the claim must turn Bound within a
-timeout; if it does not, the cell is unavailable with the claim's events and the reason.
+fio process each time, read back with ``kubectl logs`` (what a learner would type to see fio's
+output) and parsed by the engine tier's parser. The claim's and the Jobs' waits, and the reads of
+StorageClasses and claims, go through the API (:class:`labkit.k8s.Cluster`). With
+``WaitForFirstConsumer`` a claim binds only once a pod that uses it is scheduled, so the preparing
+Job is created together with the claim and *then* the claim must turn Bound within a timeout; if it
+does not, the cell is unavailable with the claim's events and the reason.
 All Jobs of a run go to one node, so every cell is measured where the others are.
 
 Everything is labelled (``io.labkit.managed/session/role``) and deleted by label when the run
@@ -47,6 +49,7 @@ from labkit.bench.kube import (
 )
 from labkit.components.storage import engine_cells
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
+from labkit.k8s import ApiError
 from labkit.log import log
 from labkit.manifests import to_yaml
 from labkit.components.storage.classes import (
@@ -169,7 +172,7 @@ class ClaimCell:
                            node=self.node, tolerate=self.tolerate, deadline_s=timeout, test=test)
         self.cluster.kubectl("apply", "--filename", "-", stdin=to_yaml([job]), quiet=quiet)
         try:
-            wait_job(self.cluster, name, timeout=timeout, quiet=quiet)
+            wait_job(self.cluster, name, timeout=timeout)
             return str(self.cluster.kubectl("logs", f"job/{name}", "--namespace", NAMESPACE, timeout=60,
                                             quiet=True).stdout)
         finally:
@@ -184,20 +187,14 @@ class ClaimCell:
     def alive(self) -> str | None:
         """Why the claim can no longer be measured, or None (a failure to *read* it is no verdict)."""
         try:
-            res = self.cluster.kubectl("get", "pvc", self.claim, "--namespace", NAMESPACE, "--output", "json",
-                                       timeout=30, check=False, quiet=True)
+            pvc = self.cluster.api.pvc(self.claim, NAMESPACE)
+        except ApiError as exc:
+            return f"PVC {self.claim} is gone (deleted?)" if exc.status == 404 else None
         except LabkitError:
             return None
-        if not res.ok:
-            return f"PVC {self.claim} is gone (deleted?)" if "NotFound" in res.stderr else None
-        try:
-            pvc = json.loads(res.stdout)
-        except ValueError:
-            return None
-        phase = pvc.get("status", {}).get("phase", "Unknown")
-        if pvc.get("metadata", {}).get("deletionTimestamp"):
+        if pvc.deleting:
             return f"PVC {self.claim} is being deleted"
-        return None if phase == "Bound" else f"PVC {self.claim} is {phase}"
+        return None if pvc.phase == "Bound" else f"PVC {self.claim} is {pvc.phase}"
 
     def impair(self, spec: Any, *, calibrate: Any = None) -> str:
         raise Unavailable(f"cannot impair cell {self.cell.name}: impairments on cluster cells are not supported yet",
@@ -242,7 +239,7 @@ def open_claim(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> ClaimCell
         raise Unavailable(f"{name}: no cluster to run Jobs in", fix="pass a KubeTarget (kube=...)")
     cell: Cell = ctx["cells"][name]
     sc = str(cell.config["storage_class"])
-    classes: dict[str, StorageClassInfo] = ctx.get("classes") or storage_classes(cluster.target, cluster.runner)
+    classes: dict[str, StorageClassInfo] = ctx.get("classes") or storage_classes(cluster.api)
     if sc not in classes:
         option = cell.config.get("option", name)
         raise Unavailable(f"{name}: StorageClass {sc} does not exist in this cluster (it has: "
@@ -288,7 +285,7 @@ def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> Any:
     """Set up one storage cell of the kind or cluster target; raises :class:`Unavailable` with the reason.
 
     ``ctx``: ``cells`` (this run's cells by name), ``image``, ``fio_size``, ``cluster`` (from
-    :func:`labkit.bench.kind_net.prepare`; not needed for S0), ``classes`` (from :func:`check_classes`),
+    :func:`labkit.bench.kube.prepare`; not needed for S0), ``classes`` (from :func:`check_classes`),
     ``bind_timeout``, ``prepare_timeout``."""
     if name in HOST_CELLS:
         return open_host(name, scope, ctx)
