@@ -185,7 +185,9 @@ def managed(*, include_images: bool = True) -> list[Managed]:
         return Managed(kind, x.id, name, lab.get(SESSION, ""), lab.get(OWNER, ""))
 
     found: list[Managed] = []
-    found += [of("container", x, x.name) for x in call(lambda c: c.containers.list(all=True, filters=flt))]
+    # sparse: the list answer itself (no inspect per container, which races with other sessions removing theirs)
+    found += [of("container", x, (x.attrs.get("Names") or [x.id])[0].lstrip("/"))
+              for x in call(lambda c: c.containers.list(all=True, filters=flt, sparse=True))]
     found += [of("network", x, x.name) for x in call(lambda c: c.networks.list(filters=flt))]
     found += [of("volume", x, x.name) for x in call(lambda c: c.volumes.list(filters=flt))]
     if include_images:
