@@ -82,6 +82,9 @@ class Scope:
 
     session: str = field(default_factory=new_session_id)
     keep: bool = False
+    #: False for services meant to outlive this process (the workshop mirror): no owner label, so the
+    #: reaper leaves them alone; `labkit clean` still removes them
+    owned: bool = True
     _created: list[Any] = field(default_factory=list)
     #: every command this scope printed, as argv, in order (what a learner would type to make the same objects)
     commands: list[list[str]] = field(default_factory=list)
@@ -100,7 +103,7 @@ class Scope:
                 _remove_quietly(obj)
 
     def _labels(self, role: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {**(extra or {}), **labels(self.session, role), OWNER: owner()}
+        return {**(extra or {}), **labels(self.session, role), **({OWNER: owner()} if self.owned else {})}
 
     def container(
         self,
@@ -210,6 +213,7 @@ class Managed:
     name: str
     session: str = ""
     owner: str = ""
+    chapter: str = ""
 
 
 def managed(*, include_images: bool = True) -> list[Managed]:
@@ -218,7 +222,7 @@ def managed(*, include_images: bool = True) -> list[Managed]:
 
     def of(kind: str, x: Any, name: str) -> Managed:
         lab = (x.attrs.get("Labels") or x.attrs.get("Config", {}).get("Labels") or {}) if hasattr(x, "attrs") else {}
-        return Managed(kind, x.id, name, lab.get(SESSION, ""), lab.get(OWNER, ""))
+        return Managed(kind, x.id, name, lab.get(SESSION, ""), lab.get(OWNER, ""), lab.get(CHAPTER, ""))
 
     found: list[Managed] = []
     found += [of("container", x, x.name) for x in call(lambda c: c.containers.list(all=True, filters=flt))]
