@@ -37,7 +37,8 @@ class Source:
         return f"{base}/{ref.path}" if base else f"{ref.host}/{ref.path}"
 
     def tls(self, ref: ImageRef) -> bool:
-        return self.rewrite.get(ref.host, ref.host) not in self.insecure and ref.host not in self.insecure
+        place = self.rewrite.get(ref.host, ref.host)
+        return not {place, place.split("/", 1)[0], ref.host} & self.insecure
 
 
 def skopeo_argv(args: list[str], *, bundle: Path, network: str | None) -> list[str]:

@@ -177,8 +177,8 @@ def load(bundle: Path | str, base: str, *, hashes: bool = True) -> list[dict[str
         ok = served == digest and by_tag == digest
         results.append({"ref": item["ref"], "mirror": f"{repo}@{digest}", "pushed": pushed, "served": served,
                         "ok": ok, "seconds": round(time.monotonic() - t0, 2)})
-        log(f"{'✓' if ok else '✗'} {repo}:{item.get('tag')} {'pushed' if pushed else 'already there'}, "
-            f"serves {served}")
+        shown = f"{repo}:{item['tag']}" if item.get("tag") else repo
+        log(f"{'✓' if ok else '✗'} {shown} {'pushed' if pushed else 'already there'}, serves {served}")
         if not ok:
             raise LabkitError(f"the mirror serves {served} for {item['ref']}, the bundle holds {digest}",
                               fix=f"`labkit workshop serve --stop`, `docker volume rm {NAME}-data`, serve again")
