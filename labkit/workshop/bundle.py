@@ -69,8 +69,8 @@ class Writer:
     def finish(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         files = sorted(p for p in self.root.rglob("*") if p.is_file() and p.name not in (MANIFEST, SUMS)
                        and p.relative_to(self.root).parts[0] in ("images", "files"))
-        lines = [f"{sha256_file(p)}  {p.relative_to(self.root).as_posix()}" for p in files]
-        (self.root / SUMS).write_text("\n".join(lines) + "\n")
+        lines = [f"{sha256_file(p)}  {p.relative_to(self.root).as_posix()}\n" for p in files]
+        (self.root / SUMS).write_text("".join(lines))
         manifest = {"schema": SCHEMA, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                     "sums_sha256": sha256_file(self.root / SUMS), "files": len(files),
                     "size_bytes": sum(p.stat().st_size for p in files), **(extra or {}), "items": self.entries}
@@ -106,7 +106,7 @@ def verify(root: Path | str, *, hashes: bool = True) -> dict[str, Any]:
     if not sums.is_file() or sha256_file(sums) != manifest.get("sums_sha256"):
         raise BundleError(f"bundle {root}: {SUMS} is missing or changed since prepare", fix=_fix(root))
     problems = []
-    for line in sums.read_text().splitlines():
+    for line in filter(None, sums.read_text().splitlines()):
         want, _, name = line.partition("  ")
         path = root / name
         if not path.is_file():
@@ -138,5 +138,5 @@ def summary(manifest: dict[str, Any]) -> str:
     kinds: dict[str, int] = {}
     for item in manifest.get("items", []):
         kinds[item["what"]] = kinds.get(item["what"], 0) + 1
-    parts = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items()))
+    parts = ", ".join(f"{n} {k}(s)" for k, n in sorted(kinds.items())) or "no items"
     return f"{parts}; {manifest.get('files', 0)} files, {manifest.get('size_bytes', 0) / 1e6:.1f} MB"
