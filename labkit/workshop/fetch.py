@@ -57,13 +57,14 @@ def platforms_of(spec: dict[str, Any], wanted: list[str]) -> list[str]:
     return [p for p in wanted if p in offered]
 
 
-def binaries(w: Writer, platforms: list[str], *, mirror: str | None = None) -> list[dict[str, Any]]:
+def binaries(w: Writer, platforms: list[str], *, mirror: str | None = None,
+             names: tuple[str, ...] = TOOLS) -> list[dict[str, Any]]:
     """kind, kubectl and helm at their pins for each platform (``linux-amd64``…), each beside the checksum file its
     project publishes; the binary's sha256 must equal the published one (and the pin, where versions.yaml has one)."""
     from labkit import releases, tools
 
     out = []
-    for name in TOOLS:
+    for name in names:
         spec = tools.spec(name)
         for plat in platforms_of(spec, platforms):
             os_name, arch = plat.split("-", 1)

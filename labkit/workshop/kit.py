@@ -35,7 +35,7 @@ def inventory(options: Iterable[str] = (), *, kubernetes: str | None = None) -> 
 
 def collect(bundle: Path | str, *, images: dict[str, set[str]] | None = None, files: dict[str, set[str]] | None = None,
             likely: dict[str, set[str]] | None = None, charts: Iterable[Chart] = (),
-            platforms: Iterable[str] = (), source: Source | None = None,
+            platforms: Iterable[str] = (), tools: tuple[str, ...] = fetch.TOOLS, source: Source | None = None,
             mirror: str | None = None, kube_version: str = "", helm: str | None = None,
             extra: dict[str, Any] | None = None, runner: Any = None) -> dict[str, Any]:
     """Fill ``bundle`` with these items and write its manifest; returns the manifest. ``files`` are URLs
@@ -56,7 +56,7 @@ def collect(bundle: Path | str, *, images: dict[str, set[str]] | None = None, fi
             tgz = fetch.chart(w, c, mirror=mirror)
             images_in_yaml(fetch.render(helm, tgz, c, kube_version=found.kubernetes, runner=runner), found, c.why)
     if platforms:
-        fetch.binaries(w, list(platforms), mirror=mirror)
+        fetch.binaries(w, list(platforms), mirror=mirror, names=tools)
     for ref in found.all_images():
         why = "; ".join(sorted(found.images.get(ref) or found.likely.get(ref) or ()))
         copy_image(w, ref, why, source or Source(), runner=runner)

@@ -10,6 +10,8 @@ non-privileged recipe of labkit.targets.swarm.dind) pulls through it the two way
   very steps ``labkit up --mirror`` runs on kind nodes (how kind nodes get every other image).
 
 Each pulled digest must equal the bundle's, and the mirror's access log must show the second daemon's requests.
+The kit's files (kind here, from a local fake of its release page) are served on the next port, where
+``labkit tools install kind`` with ``LABKIT_DOWNLOAD_MIRROR`` installs it, checksum-verified.
 """
 
 from __future__ import annotations
@@ -103,7 +105,23 @@ def _in(box: str, *argv: str, timeout: float = 120) -> str:
     return res.stdout
 
 
-def test_a_second_daemon_pulls_the_bundle_through_the_mirror(tmp_path: Path) -> None:
+def _fake_kind(httpserver) -> None:  # noqa: ANN001 - pytest-httpserver's fixture
+    from labkit import tools
+
+    spec = tools.spec("kind")
+    body = f"#!/bin/sh\necho 'kind {spec['version']} go1.25.0 linux/amd64'\n".encode()
+    url = str(spec["url"]).format(version=spec["version"], os="linux", arch="amd64")
+    httpserver.expect_request("/" + url.split("/", 3)[3]).respond_with_data(body)
+    httpserver.expect_request("/" + url.split("/", 3)[3] + ".sha256sum").respond_with_data(
+        f"{hashlib.sha256(body).hexdigest()}  kind-linux-amd64\n")
+
+
+def test_a_second_daemon_pulls_the_bundle_through_the_mirror(tmp_path: Path, httpserver,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit import releases, tools
+
+    monkeypatch.setattr(tools, "platform_key", lambda: "linux-amd64")
+    _fake_kind(httpserver)
     registry_image, dind_image = images.ensure("registry"), images.ensure_dind()
     fakes = Layout(tmp_path / "upstream-layout")
     made = {"quay.io/demo/agent": fakes.index("agent"), "docker.io/library/demo": fakes.image("demo", docker_v2=True),
@@ -123,7 +141,8 @@ def test_a_second_daemon_pulls_the_bundle_through_the_mirror(tmp_path: Path) -> 
                   f"registry.k8s.io/demo/pause@{pause}": {"t"}}
         source = Source({h: f"{up}:5000/{h}" for h in ("quay.io", "docker.io", "registry.k8s.io")},
                         frozenset({f"{up}:5000"}), net)
-        man = collect(tmp_path / "bundle", images=wanted, source=source)
+        man = collect(tmp_path / "bundle", images=wanted, source=source, platforms=["linux-amd64"], tools=("kind",),
+                      mirror=httpserver.url_for(""))
         t_prepare = time.monotonic() - t0
         assert {i["digest"] for i in bundle.images(man)} == {agent, demo, pause}
         assert next(i for i in bundle.images(man) if i["digest"] == agent)["platforms"] == ["linux/amd64",
@@ -138,6 +157,9 @@ def test_a_second_daemon_pulls_the_bundle_through_the_mirror(tmp_path: Path) -> 
             assert all(r["ok"] and r["pushed"] for r in served["images"])
             again = serve(tmp_path / "bundle", port=port, bind="127.0.0.1", network=net, name=mir_name, session=s)
             assert not any(r["pushed"] for r in again["images"])  # a second serve only checks
+            httpserver.clear()  # from here on the release page is gone too: the kit serves kind
+            kind = releases.install("kind", dest=tmp_path / "bin", mirror=f"http://127.0.0.1:{port + 1}")
+            assert tools.read_version("kind", str(kind))[0] == str(tools.spec("kind")["version"]).lstrip("v")
 
             node = f"lk-{s}-node"
             box = docker.create_raw(dind_image, name=node, hostname="node", network=net,
