@@ -205,7 +205,14 @@ def reset(chapter: str, *, root: Path | None = None, dry_run: bool = False, runn
             run.run(["git", "-C", str(root), "checkout", "--", rel], timeout=60)
         else:
             path.write_bytes(pristine)
-    for item in chapter_objects(chapter) if objects else []:
+    from labkit.errors import DockerUnavailable
+
+    try:
+        found = chapter_objects(chapter) if objects else []
+    except DockerUnavailable:
+        found, objects = [], False
+        log("! Docker is not reachable: the notebook is restored, no containers were looked for")
+    for item in found:
         done.append(f"remove {item.kind} {item.name} (labelled io.labkit.chapter={chapter})")
         if not dry_run:
             docker.remove(item.ref)  # type: ignore[arg-type]

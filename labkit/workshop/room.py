@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-from labkit.targets.kind.plans import check_mirror, hosts_toml
+from labkit.targets.kind.plans import MIRRORED_HOSTS, check_mirror, hosts_toml
 
 
 def daemon_json(mirror: str) -> dict[str, list[str]]:
@@ -38,6 +38,10 @@ def instructions(mirror: str, hosts: Iterable[str], *, files_port: int | None) -
              "`make lab`): every node gets these files in /etc/containerd/certs.d/:"]
     for name in sorted(set(hosts)):
         lines += [f"   # {name}/hosts.toml", *("   " + x for x in hosts_toml(name, mirror).splitlines())]
+    others = sorted(set(hosts) - set(MIRRORED_HOSTS))
+    if others:
+        lines += [f"   ! `labkit up --mirror` writes files for {', '.join(MIRRORED_HOSTS)} only: images from "
+                  f"{', '.join(others)} come from upstream unless you copy those files onto the nodes yourself"]
     if files_port:
         lines += ["", f"3. kind, kubectl, helm from the kit: `export LABKIT_DOWNLOAD_MIRROR=http://{host}:{files_port}`"
                   " then `labkit tools install kind` (kubectl, helm); charts: `helm repo add NAME "

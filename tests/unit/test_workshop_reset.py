@@ -103,3 +103,17 @@ def test_cli_reset(tmp_path: Path) -> None:
 def test_lab_opens_the_workspace_copy(tmp_path: Path) -> None:
     argv = lab.jupyter_argv(port=8899, browser=False, root_dir=tmp_path, start=lab.FIRST)
     assert f"--ServerApp.root_dir={tmp_path}" in argv and "00-start-here.ipynb" in argv
+
+
+def test_reset_without_docker_still_restores_the_notebook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.errors import DockerUnavailable
+
+    def gone(**_: object) -> list[docker.Managed]:
+        raise DockerUnavailable("the Docker daemon is not reachable", fix="start it")
+
+    monkeypatch.setattr(docker, "managed", gone)
+    root = _checkout(tmp_path, git=True)
+    workspace, _ = lab.prepare_workspace(root=root)
+    _edited(workspace / "01-engine.ipynb")
+    assert len(clean.reset("01-engine", root=root)) == 1
+    assert json.loads((workspace / "01-engine.ipynb").read_text()) == NB
