@@ -2,7 +2,7 @@
 
 The SDK's own conversion (``docker.models.containers._create_container_args``) turns the same kwargs into the
 HostConfig the daemon gets; each flag the renderer prints must say the same thing. The engine tier
-(tests/engine/test_workshop_commands.py) runs printed lines for real and compares ``docker inspect``.
+(tests/engine/test_workshop_exact_commands.py) runs printed lines for real and compares ``docker inspect``.
 """
 
 from __future__ import annotations
