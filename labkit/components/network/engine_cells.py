@@ -89,7 +89,7 @@ class HostLink:
     name: str
 
     def remove(self) -> None:
-        hoststate.host_exec(["sh", "-c", f"ip link del {self.name} 2>/dev/null || true"], timeout=20)
+        on_host(["sh", "-c", f"ip link del {self.name} 2>/dev/null || true"])
 
 
 @dataclass
