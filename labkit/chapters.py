@@ -89,3 +89,12 @@ def targets(rows: list[object]) -> object:
         ("replay", True, "recorded results in environments/recordings (always)"),
     ]
     return pd.DataFrame(out, columns=["target", "available", "why"])
+
+
+def reset(chapter: str, *, dry_run: bool = False) -> list[str]:
+    """Put ``chapter`` (e.g. ``"03-network"``) back as shipped: the notebook restored after your copy is saved to
+    ``notebooks/.learner/``, and the containers, networks and volumes it made removed (images and kind clusters
+    stay). Same as ``labkit reset 03-network``; see :func:`labkit.clean.reset`."""
+    from labkit import clean
+
+    return clean.reset(chapter, dry_run=dry_run)

@@ -6,7 +6,9 @@
     labkit verify [--name N | --context C]   prove a cluster's pod network works
     labkit images build           build the lab's images (tools) from debian:bookworm-slim
     labkit clean [--dry-run]      remove everything labkit created
-    labkit lab                    open JupyterLab at notebooks/00-start-here.ipynb
+    labkit reset CHAPTER          restore one chapter's notebook and remove what it made
+    labkit lab                    open JupyterLab on your copies of the notebooks (workspace/)
+    labkit workshop prepare|serve the trainer's offline kit: a bundle by digest, a registry mirror
     labkit tools install NAME     fetch a pinned kind/kubectl/helm (sha256-verified)
     labkit bench net|storage      run a benchmark matrix and store the results
     labkit runs | compare A B | report RUN
@@ -94,9 +96,30 @@ def _tools(args: argparse.Namespace) -> int:
 
 
 def _lab(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from labkit import lab
 
-    return lab.open_lab(port=args.port, build_images=not args.no_images, browser=args.browser)
+    return lab.open_lab(port=args.port, build_images=not args.no_images, browser=args.browser, tracked=args.tracked,
+                        workspace=Path(args.workspace).resolve() if args.workspace else None)
+
+
+def _reset(args: argparse.Namespace) -> int:
+    from labkit import chapters, clean
+
+    if args.list:
+        print("\n".join(clean.chapter_names()))
+        return 0
+    if not args.chapter:
+        raise BadInput("chapter", None, ", ".join(clean.chapter_names()), fix="e.g. `labkit reset 01-engine`")
+    chapters.reset(args.chapter, dry_run=args.dry_run)
+    return 0
+
+
+def _workshop(args: argparse.Namespace) -> int:
+    from labkit.workshop import cli as workshop_cli
+
+    return workshop_cli.run(args)
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -105,10 +128,15 @@ def _up(args: argparse.Namespace) -> int:
     chosen = {flag: getattr(args, flag.replace("-", "_")) for flag in up.flags()}
     kw = dict(workers=args.workers, name=args.name, kubernetes=args.kubernetes, verify=not args.no_verify,
               registry=not args.no_registry, allow_cgroup_v1=args.allow_cgroup_v1)
+    mirror = args.mirror or os.environ.get("LABKIT_MIRROR") or None
+    if mirror:
+        from labkit.targets.kind.plans import check_mirror
+
+        check_mirror(mirror)
     if args.plan:
-        print(up.up_script(**kw, **chosen).explain())  # type: ignore[arg-type]
+        print(up.up_script(**kw, mirror=mirror, **chosen).explain())  # type: ignore[arg-type]
         return 0
-    target = up.up(**kw, **chosen)  # type: ignore[arg-type]
+    target = up.up(**kw, mirror=mirror or "", **chosen)  # type: ignore[arg-type]
     print(f"\ncluster {target.name} is up. Use it with:\n  export KUBECONFIG={target.kubeconfig}\n"
           f"Remove it with:\n  labkit down --name {target.name}")
     return 0
@@ -245,7 +273,24 @@ def parser() -> argparse.ArgumentParser:
                      help="TCP port of JupyterLab, 1-65535 (default 8888, or LABKIT_PORT)")
     lab.add_argument("--no-images", action="store_true", help="do not build missing images")
     lab.add_argument("--browser", action="store_true", help="open a web browser")
+    lab.add_argument("--tracked", action="store_true",
+                     help="open notebooks/ itself instead of your copies (authors; autosave writes there)")
+    lab.add_argument("--workspace", metavar="DIR", help="where your copies live (default: workspace/ in the checkout)")
     lab.set_defaults(func=_lab)
+
+    rs = sub.add_parser("reset", help="restore one chapter's notebook and remove what it made",
+                        description="Save your copy of the chapter's notebook to notebooks/.learner/, restore the "
+                        "notebook as shipped (git checkout, or the pristine copy outside git), and remove the "
+                        "containers, networks and volumes labelled with the chapter (io.labkit.chapter). Images and "
+                        "kind clusters stay.", epilog="Example: labkit reset 03-network")
+    rs.add_argument("chapter", nargs="?", help="the chapter's notebook name, e.g. 01-engine (see --list)")
+    rs.add_argument("--dry-run", action="store_true", help="only say what would be restored and removed")
+    rs.add_argument("--list", action="store_true", help="list the chapters")
+    rs.set_defaults(func=_reset)
+
+    from labkit.cli import workshop_args
+
+    workshop_args.add_parser(sub, _workshop)
 
     from labkit.components import up as composer
 
@@ -265,6 +310,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--plan", action="store_true", help="print every step (commands and manifests); change nothing")
     up.add_argument("--no-verify", action="store_true", help="skip loading the tools image and the verify steps")
     up.add_argument("--no-registry", action="store_true", help="do not wire the local registry")
+    up.add_argument("--mirror", metavar="HOST:PORT", help="pull images through a workshop mirror (`labkit workshop "
+                    "serve`): hosts.toml on every node (default: $LABKIT_MIRROR)")
     up.add_argument("--allow-cgroup-v1", action="store_true",
                     help="let the kubelet start on a cgroup v1 host (failCgroupV1: false; deprecated)")
     up.set_defaults(func=_up)

@@ -91,8 +91,10 @@ def cluster_config(cni: str | None = None, *, workers: int = 2, name: str | None
 
 def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
               verify: bool = True, registry: bool = True, image: str | None = None, allow_cgroup_v1: bool = False,
-              target: KubeTarget | None = None, cfg: ClusterConfig | None = None, **chosen: str | None) -> Script:
-    """Everything ``labkit up`` does, as data: explain it, golden-test it, or run it."""
+              target: KubeTarget | None = None, cfg: ClusterConfig | None = None, mirror: str | None = None,
+              **chosen: str | None) -> Script:
+    """Everything ``labkit up`` does, as data: explain it, golden-test it, or run it. ``mirror`` (``host:port`` of
+    ``labkit workshop serve``) adds the steps that make every node pull through it."""
     from labkit.targets.kind import plans
     from labkit.versions import tools_image
 
@@ -107,6 +109,8 @@ def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = No
     net = choices[0]
     out = [_part(p, ch.component.name) for ch in choices for p in ch.option.before_create(cfg)]
     out.append(_part(plans.create_plan(cfg, kind=target.kind, kubectl=target.kubectl_bin), "kind"))
+    if mirror:
+        out.append(_part(plans.mirror_plan(cfg, mirror), "kind"))
     if registry:
         out.append(_part(plans.registry_plan(cfg, target), "kind"))
     out.append(_part(net.option.install(target, cfg), net.component.name))
@@ -142,9 +146,12 @@ def tools_needed(choices: list[Choice]) -> tuple[set[str], set[str]]:
 
 def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kubernetes: str | None = None,
        verify: bool = True, registry: bool = True, allow_cgroup_v1: bool = False, runner: Runner | None = None,
-       preflight: bool = True, **chosen: str | None) -> KubeTarget:
+       preflight: bool = True, mirror: str | None = None, **chosen: str | None) -> KubeTarget:
     """Create (or reuse) a kind cluster with the chosen options (``cni=``, ``storage=``, …) installed and
-    verified; returns its target. Interrupted? Run it again: finished steps are skipped."""
+    verified; returns its target. Interrupted? Run it again: finished steps are skipped. ``mirror`` (default
+    ``$LABKIT_MIRROR``): a workshop mirror every node pulls through (``labkit workshop serve``)."""
+    import os
+
     from labkit.targets.kind import preflight as gate
 
     run = runner or default_runner()
@@ -172,7 +179,8 @@ def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kub
     if not reuse:
         atomic_write(saved_config_path(cfg.name), cfg.to_yaml())
     log(("reusing" if reuse else "creating") + f" kind cluster {cfg.name} (kubeconfig {target.kubeconfig})")
-    up_script(cfg=cfg, target=target, verify=verify, registry=registry, **chosen).run(run)
+    mirror = mirror if mirror is not None else os.environ.get("LABKIT_MIRROR") or None
+    up_script(cfg=cfg, target=target, verify=verify, registry=registry, mirror=mirror, **chosen).run(run)
     return target
 
 

@@ -47,13 +47,17 @@ from labkit.docker.ops import (
     wait,
     build_image,
 )
+from labkit.docker import commands
 from labkit.docker.scope import (
+    CHAPTER,
+    CHAPTER_ENV,
     MANAGED,
     OWNER,
     ROLE,
     SESSION,
     Managed,
     Scope,
+    current_chapter,
     labels,
     managed,
     new_session_id,
@@ -69,6 +73,7 @@ __all__ = [
     "exec_in", "image_attrs", "image_exists", "ip_on", "is_running", "logs", "network_exists", "networks_named",
     "put_archive", "remove_container", "remove_network", "require_image", "save_image", "saved_image", "start",
     "swarm_leave", "swarm_node_attrs", "wait",
+    "commands", "CHAPTER", "CHAPTER_ENV", "current_chapter",
     "MANAGED", "OWNER", "ROLE", "SESSION", "Managed", "Scope", "labels", "managed", "new_session_id", "owner",
     "owner_gone", "reap", "remove",
 ]

@@ -8,14 +8,17 @@ SIGTERM (see :mod:`labkit.signals`).
 
 from __future__ import annotations
 
-import shlex
+import os
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from labkit.docker.client import NoSuchObject, call
-from labkit.errors import LabkitError
+from labkit.docker.commands import network_create_argv, run_argv, volume_create_argv
+from labkit.errors import ImageMissing, LabkitError
 from labkit.log import log
 
 if TYPE_CHECKING:
@@ -27,15 +30,31 @@ MANAGED = "io.labkit.managed"
 SESSION = "io.labkit.session"
 ROLE = "io.labkit.role"
 OWNER = "io.labkit.owner"  # host:pid of the process that made it (the reaper's clue)
+CHAPTER = "io.labkit.chapter"  # the chapter (notebook) that made it: `labkit reset CHAPTER` removes it
+CHAPTER_ENV = "LABKIT_CHAPTER"
+
+
+def current_chapter() -> str | None:
+    """The chapter this process works for: ``$LABKIT_CHAPTER``, else the notebook JupyterLab runs this kernel
+    for (``$JPY_SESSION_NAME``, set by jupyter_server for every kernel it starts), e.g. ``01-engine``."""
+    value = os.environ.get(CHAPTER_ENV, "").strip()
+    if not value:
+        session = os.environ.get("JPY_SESSION_NAME", "")
+        stem = PurePath(session).stem if session.endswith(".ipynb") else ""
+        value = stem if re.fullmatch(r"\d\d-[a-z0-9][a-z0-9-]*", stem) else ""
+    return value or None
 
 
 def labels(session: str | None = None, role: str | None = None, **extra: str) -> dict[str, str]:
-    """The label set every labkit object carries."""
+    """The label set every labkit object carries (with the chapter, when one is known)."""
     out = {MANAGED: "true"}
     if session:
         out[SESSION] = session
     if role:
         out[ROLE] = role
+    chapter = current_chapter()
+    if chapter:
+        out[CHAPTER] = chapter
     out.update({f"io.labkit.{k}": v for k, v in extra.items()})
     return out
 
@@ -63,7 +82,12 @@ class Scope:
 
     session: str = field(default_factory=new_session_id)
     keep: bool = False
+    #: False for services meant to outlive this process (the workshop mirror): no owner label, so the
+    #: reaper leaves them alone; `labkit clean` still removes them
+    owned: bool = True
     _created: list[Any] = field(default_factory=list)
+    #: every command this scope printed, as argv, in order (what a learner would type to make the same objects)
+    commands: list[list[str]] = field(default_factory=list)
 
     def __enter__(self) -> Scope:
         return self
@@ -79,7 +103,7 @@ class Scope:
                 _remove_quietly(obj)
 
     def _labels(self, role: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {**(extra or {}), **labels(self.session, role), OWNER: owner()}
+        return {**(extra or {}), **labels(self.session, role), **({OWNER: owner()} if self.owned else {})}
 
     def container(
         self,
@@ -91,39 +115,54 @@ class Scope:
         network: str | None = None,
         **kwargs: Any,
     ) -> Container:
-        """Start a detached, labelled container (``kwargs`` go to the SDK's ``containers.create``)."""
+        """Start a detached, labelled container (``kwargs`` go to the SDK's ``containers.create``).
+
+        The ``$ docker run …`` line it prints is rendered from these same arguments
+        (:func:`labkit.docker.commands.run_argv`): typing it makes the same container."""
         kwargs["labels"] = self._labels(role, kwargs.get("labels"))
-        log(f"$ docker run -d --name {name} {'--network ' + network + ' ' if network else ''}{image}"
-            f"{' ' + shlex.join(command) if command else ''}")
+        self._show(run_argv(image, name=name, command=command, network=network, **kwargs))
         pending = _Pending("containers", name, self.session)
         self._created.append(pending)  # adopted before it exists: an interruption mid-create still removes it
-        c = call(lambda cl: cl.containers.create(
-            image, command=list(command) if command else None, name=name, network=network, **kwargs))
+        try:
+            c = call(lambda cl: cl.containers.create(
+                image, command=list(command) if command else None, name=name, network=network, **kwargs))
+        except NoSuchObject as exc:
+            if "image" not in exc.message.lower():
+                raise
+            raise ImageMissing(f"image {image} is not present locally, so container {name} cannot start",
+                               fix="build the lab's images with `labkit images build --all` (or `make images`); "
+                                   f"an image from a registry: `docker pull {image}`") from exc
         self._created[self._created.index(pending)] = c  # adopted before start: a failed start is still removed
         call(lambda _: c.start())
         return c  # type: ignore[no-any-return]
 
+    def _show(self, rendered: Any) -> None:
+        self.commands.append(list(rendered.argv))
+        log("$ " + rendered.shell())
+
     def network(self, name: str, *, driver: str = "bridge", options: Mapping[str, str] | None = None,
                 subnet: str | None = None, gateway: str | None = None, **kwargs: Any) -> Network:
         """``docker network create`` (``subnet``/``gateway`` give it a fixed IPAM pool)."""
-        log(f"$ docker network create -d {driver} {name}")
+        lab = self._labels("network")
+        self._show(network_create_argv(name, driver=driver, options=options, subnet=subnet, gateway=gateway,
+                                       labels=lab, **kwargs))
         if subnet:
             from docker.types import IPAMConfig, IPAMPool
 
             kwargs["ipam"] = IPAMConfig(pool_configs=[IPAMPool(subnet=subnet, gateway=gateway)])
         pending = _Pending("networks", name, self.session)
         self._created.append(pending)
-        n = call(lambda cl: cl.networks.create(name, driver=driver, options=dict(options or {}),
-                                               labels=self._labels("network"), **kwargs))
+        n = call(lambda cl: cl.networks.create(name, driver=driver, options=dict(options or {}), labels=lab,
+                                               **kwargs))
         self._created[self._created.index(pending)] = n
         return n  # type: ignore[no-any-return]
 
     def volume(self, name: str, *, driver: str = "local", driver_opts: Mapping[str, str] | None = None) -> Volume:
-        log(f"$ docker volume create {name}")
+        lab = self._labels("volume")
+        self._show(volume_create_argv(name, driver=driver, driver_opts=driver_opts, labels=lab))
         pending = _Pending("volumes", name, self.session)
         self._created.append(pending)
-        v = call(lambda cl: cl.volumes.create(name, driver=driver, driver_opts=dict(driver_opts or {}),
-                                              labels=self._labels("volume")))
+        v = call(lambda cl: cl.volumes.create(name, driver=driver, driver_opts=dict(driver_opts or {}), labels=lab))
         self._created[self._created.index(pending)] = v
         return v  # type: ignore[no-any-return]
 
@@ -174,6 +213,7 @@ class Managed:
     name: str
     session: str = ""
     owner: str = ""
+    chapter: str = ""
 
 
 def managed(*, include_images: bool = True) -> list[Managed]:
@@ -182,7 +222,7 @@ def managed(*, include_images: bool = True) -> list[Managed]:
 
     def of(kind: str, x: Any, name: str) -> Managed:
         lab = (x.attrs.get("Labels") or x.attrs.get("Config", {}).get("Labels") or {}) if hasattr(x, "attrs") else {}
-        return Managed(kind, x.id, name, lab.get(SESSION, ""), lab.get(OWNER, ""))
+        return Managed(kind, x.id, name, lab.get(SESSION, ""), lab.get(OWNER, ""), lab.get(CHAPTER, ""))
 
     found: list[Managed] = []
     # sparse: the list answer itself (no inspect per container, which races with other sessions removing theirs)

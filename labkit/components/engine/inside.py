@@ -16,12 +16,27 @@ from typing import Any
 from labkit import docker
 
 NAMESPACES = ("cgroup", "ipc", "mnt", "net", "pid", "user", "uts")
+CHAPTER = "01-engine"
+
+
+def ready(image: str) -> str:
+    """``image``, built first when it is one of the lab's images and missing (``labkit clean --images`` or a
+    fresh machine); any other missing image is an :class:`~labkit.errors.ImageMissing` with the fix."""
+    from labkit import images
+
+    for name in images.names():
+        if images.ref(name) == image:
+            return images.ensure(name)
+    docker.require_image(image, fix=f"`docker pull {image}` where a registry answers, or pass one of the lab's "
+                         "images (`labkit images list`)")
+    return image
 
 
 def namespaces(image: str) -> Any:
     """Which kernel namespaces a container gets: its /proc/self/ns inodes next to the host's (PID 1)."""
     import pandas as pd
 
+    ready(image)
     with docker.Scope() as scope:
         box = scope.container(image, name=f"lk-{scope.session}-ns", network_mode="bridge", role="inside")
         res = docker.exec_in(box, ["sh", "-c", "for n in " + " ".join(NAMESPACES) +
@@ -40,11 +55,16 @@ def namespaces(image: str) -> Any:
 
 
 def namespaces_commands(image: str) -> list[str]:
-    return [f"docker run -d --name demo {image}",
+    """The same by hand. The container carries the lab's labels, so `labkit reset 01-engine` (or
+    `labkit clean`) removes it even if the last line is never typed."""
+    run = docker.commands.run_argv(image, name="demo", labels={docker.MANAGED: "true", docker.ROLE: "by-hand",
+                                                               docker.CHAPTER: CHAPTER})
+    return [run.shell(),
             "docker exec demo ls -l /proc/self/ns        # inside",
             "ls -l /proc/self/ns                         # a host process",
             "docker inspect -f '{{.State.Pid}}' demo     # the container's PID on the host",
-            "sudo lsns -p $(docker inspect -f '{{.State.Pid}}' demo)"]
+            "sudo lsns -p $(docker inspect -f '{{.State.Pid}}' demo)",
+            "docker rm -f demo                           # done: remove it"]
 
 
 LIMITS = {"memory": "64m", "cpus": "0.5", "pids": "64"}
@@ -55,6 +75,7 @@ def cgroup_limits(image: str, *, memory: str = LIMITS["memory"], cpus: str = LIM
     """``docker run --memory/--cpus/--pids-limit`` → the kernel's cgroup files, read from inside."""
     import pandas as pd
 
+    ready(image)
     with docker.Scope() as scope:
         box = scope.container(image, name=f"lk-{scope.session}-cg", network_mode="none", role="inside",
                               mem_limit=memory, nano_cpus=int(float(cpus) * 1e9), pids_limit=int(pids))
@@ -86,7 +107,7 @@ def overlay_write(image: str) -> dict[str, Any]:
 
     Returns the image's layer count, the container's ``docker diff`` and, where the host's
     Docker root is readable (Linux as root), what landed in the container's upper directory."""
-    layers = docker.image_attrs(image).get("RootFS", {}).get("Layers", [])
+    layers = docker.image_attrs(ready(image)).get("RootFS", {}).get("Layers", [])
     with docker.Scope() as scope:
         box = scope.container(image, name=f"lk-{scope.session}-ov", network_mode="none", role="inside")
         docker.exec_in(box, ["sh", "-c", OVERLAY_SCRIPT], timeout=30)
@@ -111,7 +132,7 @@ def overlay_write(image: str) -> dict[str, Any]:
 
 def image_anatomy(image: str) -> dict[str, Any]:
     """``docker save`` the image and read its archive: manifest, config (history, diff_ids), layer sizes."""
-    with docker.saved_image(image) as path:
+    with docker.saved_image(ready(image)) as path:
         with tarfile.open(path) as tar:
             names = tar.getnames()
             manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]

@@ -68,6 +68,20 @@ def _octet(session: str, salt: str) -> int:
     return int(hashlib.sha256((session + salt).encode()).hexdigest()[:4], 16) % 250 + 2
 
 
+def on_host(argv: list[str]) -> str:
+    """Run ``argv`` in the host's network namespace, printing the one ``docker run`` that does the same by hand.
+
+    labkit runs it in a short-lived helper container (:func:`labkit.targets.host.host_exec`: create, exec,
+    remove); the helper is gone afterwards, so the line printed is the equivalent a learner can type."""
+    from labkit.versions import tools_image
+
+    shown = docker.commands.run_argv(tools_image(), command=argv, detach=False, auto_remove=True,
+                                     network_mode="host", pid_mode="host", cap_add=["NET_ADMIN", "SYS_ADMIN"],
+                                     labels=docker.labels(role="host-helper"))
+    log("$ " + shown.shell())
+    return hoststate.host_exec(argv, quiet=True)
+
+
 @dataclass
 class HostLink:
     """A veth link in the host namespace; removing it deletes the pair."""
@@ -75,7 +89,7 @@ class HostLink:
     name: str
 
     def remove(self) -> None:
-        hoststate.host_exec(["sh", "-c", f"ip link del {self.name} 2>/dev/null || true"], timeout=20)
+        on_host(["sh", "-c", f"ip link del {self.name} 2>/dev/null || true"])
 
 
 @dataclass
@@ -200,7 +214,7 @@ def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> NetPair:
         scope.adopt(HostLink(host_end))
         for argv in (["ip", "link", "add", host_end, "type", "veth", "peer", "name", ns_end, "netns", str(pid)],
                      ["ip", "addr", "add", f"10.213.{k}.1/30", "dev", host_end], ["ip", "link", "set", host_end, "up"]):
-            hoststate.host_exec(argv)  # argv, no shell: nothing is spliced into a command line
+            on_host(argv)  # argv, no shell: nothing is spliced into a command line
         for cmd in (["ip", "addr", "add", f"10.213.{k}.2/30", "dev", ns_end], ["ip", "link", "set", ns_end, "up"],
                     ["ip", "link", "set", "lo", "up"]):
             docker.exec_in(srv, cmd, timeout=10)
@@ -222,7 +236,7 @@ def open_cell(name: str, scope: docker.Scope, ctx: dict[str, Any]) -> NetPair:
         try:
             for argv in (["ip", "link", "add", parent, "type", "veth", "peer", "name", f"{parent}x"],
                          ["ip", "link", "set", parent, "up"], ["ip", "link", "set", f"{parent}x", "up"]):
-                hoststate.host_exec(argv)
+                on_host(argv)
         except Exception as exc:  # noqa: BLE001 - classified below
             raise (_unsupported(exc, name, "veth") or exc) from exc
         opts = {"parent": parent, **({"ipvlan_mode": "l2"} if name == "ipvlan" else {})}

@@ -108,3 +108,54 @@ def load_images_plan(target: KubeTarget, images: list[str]) -> Plan:
         Step(f"Load {image}", Cmd((target.kind, "load", "docker-image", image, "--name", target.kind_cluster)),
              why="copies the image into containerd on every node, so pods start without a registry", timeout=600)
         for image in images])
+
+
+#: Registries the kind chapters pull from; `labkit up --mirror` writes one hosts.toml per host on every node.
+MIRRORED_HOSTS = ("docker.io", "quay.io", "registry.k8s.io", "ghcr.io")
+#: containerd's hosts.toml format, at the containerd version kind v0.32.0's base image builds (v2.3.1:
+#: https://github.com/kubernetes-sigs/kind/blob/v0.32.0/images/base/Dockerfile, ARG CONTAINERD_VERSION)
+HOSTS_MD = "https://github.com/containerd/containerd/blob/v2.3.1/docs/hosts.md"
+
+
+def hosts_toml(upstream: str, mirror: str) -> str:
+    """``/etc/containerd/certs.d/<upstream>/hosts.toml`` sending pulls of ``upstream`` images to ``mirror``
+    (``host:port``, plain HTTP) first, then to the upstream ``server`` (so anything missing from the kit still
+    comes, slowly, over the room's uplink).
+
+    Docker Hub content sits unprefixed in the mirror; any other registry under its host name, reached with
+    ``override_path = true`` ("the host's API root endpoint is defined in the URL path": without it containerd
+    would append ``/v2`` after the path)."""
+    server = "https://registry-1.docker.io" if upstream == "docker.io" else f"https://{upstream}"
+    host = f"http://{mirror}" if upstream == "docker.io" else f"http://{mirror}/v2/{upstream}"
+    lines = [f'server = "{server}"', "", f'[host."{host}"]', '  capabilities = ["pull", "resolve"]']
+    if upstream != "docker.io":
+        lines.append("  override_path = true")
+    return "\n".join(lines) + "\n"
+
+
+def check_mirror(mirror: str) -> str:
+    """``mirror`` if it is ``HOST:PORT`` (no scheme, no path), else :class:`BadInput` with the fix."""
+    host, _, port = mirror.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in mirror or " " in mirror:
+        raise BadInput("mirror", mirror, "HOST:PORT of `labkit workshop serve`, e.g. 192.168.1.10:5000",
+                       fix="the address `labkit workshop serve` printed (for `labkit up --mirror` or LABKIT_MIRROR)")
+    return mirror
+
+
+def mirror_plan(cfg: ClusterConfig, mirror: str, *, hosts: tuple[str, ...] = MIRRORED_HOSTS) -> Plan:
+    """Wire every node's containerd to a workshop mirror (``labkit workshop serve``): one hosts.toml per
+    upstream registry. containerd re-reads certs.d on each pull ("Updates under this directory do not require
+    restarting the containerd daemon"), and kind's node images use it by default (config_path
+    /etc/containerd/certs.d, kind >= v0.27), so no restart and no config patch."""
+    check_mirror(mirror)
+    plan = Plan(f"Pull through the workshop mirror {mirror} on {cfg.name}'s nodes")
+    for node in cfg.node_names():
+        for upstream in hosts:
+            path = f"/etc/containerd/certs.d/{upstream}"
+            plan.add(Step(f"{node}: pull {upstream} images through {mirror}",
+                          Cmd(("docker", "exec", "-i", node, "sh", "-c", 'mkdir -p "$1" && cat > "$1/hosts.toml"',
+                               "sh", path), stdin=hosts_toml(upstream, mirror)),
+                          why="containerd tries the mirror first, then the upstream server",
+                          check=Cmd(("docker", "exec", node, "grep", "-qF", f"http://{mirror}", f"{path}/hosts.toml")),
+                          source=HOSTS_MD))
+    return plan
