@@ -14,7 +14,8 @@ help:
 	@echo "make lab     open the lab (JupyterLab on 127.0.0.1:$(PORT), token required)"
 	@echo "make test    run the test suite (engine tier needs a Docker daemon)"
 	@echo "make e2e     the kind tier: real clusters (needs kind, a node image, privileged containers)"
-	@echo "make clean   remove everything labkit created (containers, networks, volumes, images, clusters)"
+	@echo "make clean   remove what labkit created (containers, networks, volumes, kind clusters); lab images stay"
+	@echo "             (.venv/bin/labkit clean --images removes those too)"
 
 $(STAMP): requirements.txt environments/constraints.txt pyproject.toml
 	$(PY) -m venv $(VENV)
