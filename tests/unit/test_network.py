@@ -309,6 +309,19 @@ def test_flannel_checks_br_netfilter_in_a_node_before_it_applies_the_manifest(ho
     assert any(a.endswith("--tail=30 --previous") for a in logs)  # the crashed run's log names the cause
 
 
+def test_br_netfilter_is_read_from_its_sysctl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from labkit.targets import kernel
+
+    monkeypatch.setattr(kernel.platform, "system", lambda: "Linux")
+    ok, why = kernel.br_netfilter_support(root=tmp_path)
+    assert ok is False and "not loaded" in why
+    (tmp_path / "proc/sys/net/bridge").mkdir(parents=True)
+    (tmp_path / "proc/sys/net/bridge/bridge-nf-call-iptables").write_text("1\n")
+    assert kernel.br_netfilter_support(root=tmp_path)[0] is True
+    monkeypatch.setattr(kernel.platform, "system", lambda: "Darwin")
+    assert kernel.br_netfilter_support(root=tmp_path)[0] is None
+
+
 def test_a_host_without_br_netfilter_is_refused_for_flannel_before_anything_is_made(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from labkit.components.network import flannel
