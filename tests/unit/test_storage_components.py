@@ -226,6 +226,13 @@ def test_longhorn_is_refused_on_a_host_without_iscsi(monkeypatch: pytest.MonkeyP
         storage.option("longhorn").check_host()
     assert "iscsi_tcp" in str(info.value) and "openebs" in (info.value.fix or "")
     monkeypatch.setattr(storage, "iscsi_support", lambda: (True, "iscsi_tcp loaded"))
+    monkeypatch.setattr(storage, "docker_disk_free", lambda: (0.6, "/var/lib/docker"))
+    storage.option("longhorn").check_host()
+    monkeypatch.setattr(storage, "docker_disk_free", lambda: (0.2, "/var/lib/docker"))
+    with pytest.raises(Unavailable) as info:
+        storage.option("longhorn").check_host()
+    assert "20% free" in str(info.value) and "25%" in str(info.value) and "prune" in (info.value.fix or "")
+    monkeypatch.setattr(storage, "docker_disk_free", lambda: None)  # Docker Desktop: cannot tell from here
     storage.option("longhorn").check_host()
 
 

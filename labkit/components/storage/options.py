@@ -28,11 +28,31 @@ from labkit.targets.kind.config import ClusterConfig
 from labkit.targets.kube import KubeTarget
 
 TIMEOUT = 600.0
+MIN_FREE = 0.25  # Longhorn's storage-minimal-available-percentage default (types/setting.go at the tag)
 EMPTY = r"\A\s*\Z"  # a list that must be empty (kubectl prints nothing)
 
 
 def _pins(name: str) -> dict[str, Any]:
     return pin("storage", name)
+
+
+def docker_disk_free() -> tuple[float, str] | None:
+    """(free fraction, path) of the disk behind Docker's root dir, where kind nodes keep their data; None
+    when it cannot be read from here (no daemon, or Docker Desktop's VM)."""
+    import shutil
+    from pathlib import Path
+
+    from labkit import docker
+    from labkit.errors import LabkitError
+
+    try:
+        root = str(docker.info().get("DockerRootDir") or "")
+    except LabkitError:
+        return None
+    if not root or not Path(root).is_dir():
+        return None
+    usage = shutil.disk_usage(root)
+    return usage.free / usage.total, root
 
 
 @dataclass(frozen=True)
@@ -178,6 +198,14 @@ class Longhorn(StorageOption):
             raise Unavailable(f"Longhorn cannot run on this host: {why}",
                               fix="use a Linux host whose kernel has iSCSI (iscsi_tcp), e.g. `sudo modprobe "
                                   "iscsi_tcp` on Ubuntu/Debian; or choose --storage openebs / local-path")
+        free = docker_disk_free()
+        if free is not None and free[0] < MIN_FREE:
+            raise Unavailable(f"Longhorn cannot place volumes here: the disk behind {free[1]} is {free[0]:.0%} free; "
+                              f"Longhorn marks a disk unschedulable below {MIN_FREE:.0%} free "
+                              f"({self.manager_doc('types/setting.go')}#L704-L712), and every kind node's "
+                              "/var/lib/longhorn is on that disk",
+                              fix="free space on Docker's disk (`docker system prune`), or choose --storage openebs / "
+                                  "local-path")
 
     def iscsid_steps(self, cfg: ClusterConfig) -> list[Step]:
         """Enable iscsid in every node that runs Longhorn, then check it stays up."""
