@@ -6,7 +6,7 @@ Each option is a small frozen object with the same five answers:
   ``kubeProxyMode``); :meth:`check_config` turns a mismatch into a clear error;
 * ``install(target, cfg)`` — a :class:`~labkit.steps.Plan`: the exact kubectl / helm /
   docker commands, each with a check so a re-run resumes where it stopped;
-* ``verify(target, image)`` — the shared verify plan (:mod:`labkit.components.verify_net`)
+* ``verify(target, image)`` — the shared verify plan (:mod:`labkit.components.network.verify`)
   with this CNI's NetworkPolicy expectation;
 * ``uninstall(target)`` — what removes it (on kind, deleting the cluster is cleaner:
   pods keep addresses from a CNI that is gone);
@@ -26,7 +26,8 @@ from labkit.components.kube import nodes_ready_step, rollout_step as _rollout
 from labkit.components.network import verify as verify_net
 from labkit.errors import BadInput
 from labkit.steps import Plan, Step
-from labkit.targets.kind.config import ClusterConfig
+from labkit.targets.kind import sources as src
+from labkit.targets.kind.config import ClusterConfig, node_image_pin
 from labkit.targets.kube import KubeTarget
 
 TIMEOUT = 300.0
@@ -38,8 +39,24 @@ def _pins(name: str) -> dict[str, Any]:
     return pin("network", name)
 
 
-def _nodes_ready(target: KubeTarget, timeout: float) -> Step:
-    return nodes_ready_step(target, timeout)
+def _nodes_ready(target: KubeTarget, timeout: float, cfg: ClusterConfig | None = None) -> list[Step]:
+    """Every node Ready, then CoreDNS serving: the verify's DNS steps need both once a CNI is up."""
+    kubernetes = cfg.kubernetes if cfg is not None else None
+    return [nodes_ready_step(target, timeout, source=src.k8s_source(src.KUBECTL_WAIT, kubernetes)),
+            _rollout(target, "kube-system", "deployment/coredns", timeout, "Wait for CoreDNS",
+                     source=src.k8s_source(src.COREDNS_MANIFEST, kubernetes),
+                     why="CoreDNS pods stay Pending or unready until the pod network works; the verify's first "
+                         "checks are DNS lookups")]
+
+
+def tested_note(option: str, cfg: ClusterConfig) -> str:
+    """"" when the cluster's Kubernetes minor is one upstream lists as tested for ``option``, else a warning."""
+    tested = [str(m) for m in _pins(option).get("tested_kubernetes") or ()]
+    minor = node_image_pin(cfg.kubernetes).kubernetes
+    if not tested or minor in tested:
+        return ""
+    return (f" Note: upstream tests this release on Kubernetes {', '.join(tested)}, not {minor} "
+            f"({_pins(option).get('tested_source', '')}); it may work, untested.")
 
 
 @dataclass(frozen=True)
@@ -80,7 +97,7 @@ class NetworkOption(Option):
         if cross_node is None:
             cross_node = cfg is None or cfg.control_planes + cfg.workers >= 2
         return verify_net.plan(target, image=image, enforces_policy=self.enforces_policy, cni=self.name,
-                               cross_node=cross_node)
+                               cross_node=cross_node, kubernetes=cfg.kubernetes if cfg is not None else None)
 
     def row(self) -> dict[str, Any]:
         needs = ", ".join(f"{k}={v}" for k, v in self.config_needs().items()) or "-"
@@ -106,13 +123,16 @@ class Kindnet(NetworkOption):
 
     def install(self, target: KubeTarget, cfg: ClusterConfig, *, timeout: float = TIMEOUT) -> Plan:
         return Plan("kindnet: nothing to install, wait until it runs").add(
-            _rollout(target, "kube-system", "daemonset/kindnet", timeout, "Wait for kindnet on every node"),
-            _nodes_ready(target, timeout))
+            _rollout(target, "kube-system", "daemonset/kindnet", timeout, "Wait for kindnet on every node",
+                     source=src.kind("pkg/build/nodeimage/const_cni.go", cfg.kubernetes, "L83-L86"),
+                     logs=("app=kindnet", "kindnet-cni")),
+            *_nodes_ready(target, timeout, cfg))
 
     def uninstall(self, target: KubeTarget) -> Plan:
         return Plan("kindnet is part of the node image").add(
             Step("Nothing to uninstall", Cmd(target.kubectl("get", "daemonset", "-n", "kube-system", "kindnet")),
-                 why="kindnet comes with kind; create the cluster with disableDefaultCNI: true to leave it out"))
+                 why="kindnet comes with kind; create the cluster with disableDefaultCNI: true to leave it out",
+                 source=src.kind(src.KIND_CONFIGURATION, None, "L200-L216")))
 
 
 @dataclass(frozen=True)
@@ -130,7 +150,9 @@ class NoCNI(NetworkOption):
     def install(self, target: KubeTarget, cfg: ClusterConfig, *, timeout: float = TIMEOUT) -> Plan:
         self.check_config(cfg)
         return Plan("No CNI: install one yourself").add(
-            Step("Show the nodes (NotReady until a CNI runs)", Cmd(target.kubectl("get", "nodes", "-o", "wide"))))
+            Step("Show the nodes (NotReady until a CNI runs)", Cmd(target.kubectl("get", "nodes", "-o", "wide")),
+                 why="kind's docs: disabling the default CNI is \"a power user feature with limited support\"",
+                 source=src.kind(src.KIND_CONFIGURATION, cfg.kubernetes, "L200-L216")))
 
     def verify(self, target: KubeTarget, *, image: str, cfg: ClusterConfig | None = None,
                cross_node: bool | None = None) -> Plan:
@@ -184,7 +206,7 @@ CNIS = tuple(k for k in INSTALLABLE if k != "none")  # the ones that give pods a
 
 
 def option(name: str, version: str | None = None) -> NetworkOption:
-    """The CNI option called ``name`` (``calico@v3.31.2`` names its version too); see :meth:`Options.get`."""
+    """The CNI option called ``name`` (``calico@v3.32.1`` names its version too); see :meth:`Options.get`."""
     return OPTIONS.get(name, version)  # type: ignore[return-value]
 
 
