@@ -24,6 +24,7 @@ from labkit.errors import BadInput, CommandError, Unavailable
 from labkit.steps import StepFailed
 from labkit.targets.kube import KubeTarget
 from labkit.versions import pins
+from tests.fakes import ScriptedRunner
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
@@ -35,38 +36,6 @@ IMAGE = "labkit/tools:0.2.0"
 def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("LABKIT_HOME", "/labkit-home")
     return tmp_path
-
-
-class Fake:
-    """A recording runner: scripted exit codes/stdout per argv prefix; everything else succeeds with ''."""
-
-    def __init__(self, script: dict[tuple[str, ...], Any] | None = None) -> None:
-        self.script = script or {}
-        self.calls: list[tuple[list[str], str | None]] = []
-
-    def run(self, argv: list[str], *, stdin: str | None = None, env: Any = None, timeout: float = 0,
-            check: bool = True, quiet: bool = False) -> Result:
-        self.calls.append((list(argv), stdin))
-        answer: Any = (0, "")
-        for prefix, val in self.script.items():
-            if tuple(argv[:len(prefix)]) == prefix or _contains(argv, prefix):
-                answer = val
-                break
-        if isinstance(answer, BaseException):
-            raise answer
-        rc, out = answer if isinstance(answer, tuple) else (answer, "")
-        if check and rc:
-            raise CommandError(argv, rc, out, out or "scripted failure")
-        return Result(tuple(argv), rc, out, "")
-
-    def argvs(self) -> list[list[str]]:
-        return [a for a, _ in self.calls]
-
-    def values(self) -> dict[str, str]:
-        """What the verify steps capture from this world."""
-        return {"ECHO0_IP": "192.168.1.7", "ECHO1_IP": "192.168.2.9", "SVC_IP": "10.96.4.4",
-                "KUBE_SVC_IP": "10.96.0.1", "PROBE_NODE": self.w2, "ECHO0_NODE": self.w1, "SUM": SUM, "PV": PV,
-                "REPLICA_NODES": f"{self.w1}\n{self.w2}"}
 
 
 def _contains(argv: list[str], part: tuple[str, ...]) -> bool:
@@ -329,7 +298,7 @@ def test_a_host_without_br_netfilter_is_refused_for_flannel_before_anything_is_m
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
     monkeypatch.setattr(flannel, "br_netfilter_support",
                         lambda: (False, "/proc/sys/net/bridge/bridge-nf-call-iptables is missing"))
-    fake = Fake()
+    fake = ScriptedRunner()  # no command may run at all
     with pytest.raises(Unavailable) as info:
         cluster.up("flannel", runner=fake)  # type: ignore[arg-type]
     assert "bridge-nf-call-iptables" in str(info.value) and "sudo modprobe br_netfilter" in (info.value.fix or "")
@@ -613,7 +582,7 @@ def test_a_readiness_timeout_names_what_was_not_ready_and_why(monkeypatch: pytes
 def test_a_cluster_made_with_another_config_stops_up_before_any_change(monkeypatch: pytest.MonkeyPatch,
                                                                         tmp_path: Path) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    fake = Fake({("kind", "get", "clusters"): (0, "labkit-calico\n")})
+    fake = ScriptedRunner({("kind", "get", "clusters"): (0, "labkit-calico\n")})
     with pytest.raises(lifecycle.ClusterConflict):
         _up(fake)
     assert fake.argvs() == [["kind", "get", "clusters"]]
@@ -624,7 +593,7 @@ def test_down_deletes_the_cluster_and_the_labs_files(monkeypatch: pytest.MonkeyP
     for p in (lifecycle.saved_config_path("labkit-x"), kubeconfig_path("labkit-x")):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text("x")
-    fake = Fake()
+    fake = ScriptedRunner({("kind", "delete", "cluster"): 0})
     lifecycle.down("labkit-x", runner=fake, kind="kind")
     assert fake.argvs() == [["kind", "delete", "cluster", "--name", "labkit-x", "--kubeconfig",
                              str(tmp_path / "kube" / "labkit-x.yaml")]]
