@@ -7,7 +7,7 @@ from typing import Any
 
 from labkit._run import Cmd
 from labkit.components.kube import appears_step as _appears, rollout_step as _rollout
-from labkit.components.network.options import TIMEOUT, NetworkOption, _nodes_ready, _pins, tested_note
+from labkit.components.network.base import TIMEOUT, NetworkOption, _nodes_ready, _pins, tested_note
 from labkit.errors import BadInput
 from labkit.manifests import to_yaml
 from labkit.steps import Plan, Step

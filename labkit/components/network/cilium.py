@@ -8,7 +8,7 @@ from typing import Any
 from labkit._run import Cmd
 from labkit.components.base import load_values, values_why
 from labkit.components.kube import rollout_step as _rollout
-from labkit.components.network.options import TIMEOUT, NetworkOption, _nodes_ready, _pins, tested_note
+from labkit.components.network.base import TIMEOUT, NetworkOption, _nodes_ready, _pins, tested_note
 from labkit.errors import BadInput
 from labkit.steps import Plan, Step
 from labkit.targets.kind.config import ClusterConfig

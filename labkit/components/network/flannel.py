@@ -10,7 +10,7 @@ from typing import Any
 
 from labkit._run import Cmd
 from labkit.components.kube import rollout_step as _rollout
-from labkit.components.network.options import TIMEOUT, NetworkOption, _nodes_ready, _pins
+from labkit.components.network.base import TIMEOUT, NetworkOption, _nodes_ready, _pins
 from labkit.errors import Unavailable
 from labkit.paths import labkit_home
 from labkit.steps import Plan, Step
