@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import statistics
+import time
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from labkit import __version__, docker
 from labkit._run import Runner, default_runner
 from labkit.bench import kube, net
+from labkit.bench.gate import GateSettings, measure_ab
 from labkit.bench.plan import BenchPlan, plan
 from labkit.bench.request import BenchRequest, CellContext, request as as_request
 from labkit.bench.schedule import Arm, budget, measure
@@ -73,17 +75,23 @@ def run(request: BenchRequest | str, *, store: Store | str | None = None, notebo
 def run_ab(request: BenchRequest | str, *, impair: str | None = None, impair_cells: Any = None,
            store: Store | str | None = None, notebook: str | None = None, timeout: float | None = None,
            image: str | None = None, runner: Runner | None = None, progress: Any = None,
-           **fields: Any) -> tuple[BenchRun, BenchRun]:
-    """Measure a baseline (A) and a candidate (B, with ``impair`` if given) interleaved A B A B …
+           gate: GateSettings | None = None, **fields: Any) -> tuple[BenchRun, BenchRun]:
+    """Measure a baseline (A) and a candidate (B, with ``impair`` if given) in paired blocks.
 
-    Each arm has its own workloads; repetition by repetition the arms alternate, so slow drift of the
-    host falls on both equally. Two runs are stored, each naming the other in its meta; compare them
-    with :func:`labkit.bench.compare.compare`."""
+    Each arm has its own workloads. ``gate`` (default :class:`~labkit.bench.gate.GateSettings`: duet,
+    300 s budget, 10 % target effect) runs A and B at the same moment, block by block, until the paired
+    verdict is decided or the budget is spent (:mod:`labkit.bench.gate`); an explicit ``reps`` caps the
+    blocks. Two runs are stored, each naming the other in its meta (``gate`` says how they were paired);
+    :func:`labkit.bench.report.compare_runs` analyses them as pairs (:mod:`labkit.bench.paired`)."""
+    t_start = time.monotonic()
     base = as_request(request, **fields)
+    settings = gate or GateSettings()
+    if base.reps is not None:
+        settings = replace(settings, max_pairs=base.reps)
     a = plan(base)
     b = plan(base.with_(impair=impair, impair_cells=impair_cells))
     ra, rb = _execute([a, b], store=store, notebook=notebook, timeout=timeout, image=image, runner=runner,
-                      progress=progress)
+                      progress=progress, gate=settings, t_start=t_start)
     return ra, rb
 
 
@@ -138,7 +146,8 @@ def _params(p: BenchPlan) -> dict[str, Any]:
 
 
 def _execute(plans: list[BenchPlan], *, store: Store | str | None, notebook: str | None, timeout: float | None,
-             image: str | None = None, runner: Runner | None = None, progress: Any = None) -> list[BenchRun]:
+             image: str | None = None, runner: Runner | None = None, progress: Any = None,
+             gate: GateSettings | None = None, t_start: float | None = None) -> list[BenchRun]:
     from labkit.targets import engine as host
 
     for p in plans:
@@ -182,9 +191,14 @@ def _execute(plans: list[BenchPlan], *, store: Store | str | None, notebook: str
             ctx = CellContext(cells={c.name: c for c in p.cells}, image=image, kube=p.kube, cni=p.cni,
                               docker_network=p.docker_network, cluster=cluster, runner=runner,
                               fio_size=getattr(p.tests[0], "size", None), **prepared[i])
-            sessions, unavailable, impaired = _open(p, scope, ctx)
+            sessions, unavailable, impaired = _open(p, scope, ctx, per_block=gate is not None)
             arms.append(Arm(p, writer, common, scope, sessions, unavailable, impaired))
-        measure(arms, timeout, progress)
+        if gate is not None and len(arms) == 2:
+            done = measure_ab(arms, timeout, gate, t_start or time.monotonic(), progress)
+            for arm in arms:
+                arm.writer.update_meta(gate=done)
+        else:
+            measure(arms, timeout, progress)
     for arm in arms:
         log(f"✓ run {arm.common['run_id']} stored in {st.root} ({arm.writer.n_rows} rows)")
     return [BenchRun(r, st) for r in run_ids]
@@ -200,8 +214,8 @@ def _cluster(p: BenchPlan, clusters: dict[KubeTarget, kube.BenchCluster],
     return clusters[p.kube]
 
 
-def _open(p: BenchPlan, scope: docker.Scope, ctx: CellContext) -> tuple[dict[str, Any], dict[str, str],
-                                                                          dict[str, str]]:
+def _open(p: BenchPlan, scope: docker.Scope, ctx: CellContext, *,
+          per_block: bool = False) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     sessions: dict[str, Any] = {}
     unavailable: dict[str, str] = {}
     impaired: dict[str, str] = {}
@@ -216,6 +230,9 @@ def _open(p: BenchPlan, scope: docker.Scope, ctx: CellContext) -> tuple[dict[str
     if p.impairment is not None:
         for name in p.impair_cells:
             if name not in sessions:
+                continue
+            if per_block and p.impairment.relative:  # the gate sets the cap block by block from A's values
+                impaired[name] = f"{p.impairment.spec}: tbf cap set per block from the A arm's recent blocks"
                 continue
             try:
                 impaired[name] = sessions[name].impair(p.impairment, calibrate=_calibrator(sessions[name], p))

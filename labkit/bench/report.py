@@ -54,6 +54,9 @@ def compare_runs(store: Store, baseline: str, candidate: str, *, cells: Sequence
                  **thresholds: Any) -> tuple[pd.DataFrame, list[str]]:
     """Verdict per cell between two runs, plus comparability warnings.
 
+    Two arms of one paired ``--ab`` run (:func:`is_paired`) are analysed as pairs
+    (:func:`labkit.bench.paired.compare_paired`, with the MDE per cell); other runs unpaired
+    (:func:`labkit.bench.compare.compare`).
     Only ``metrics`` are judged (default: the headline metrics; diagnostics such as
     retransmits are too noisy to gate on), optionally only some cells and tests."""
     from labkit.bench.compare import compare
@@ -68,7 +71,22 @@ def compare_runs(store: Store, baseline: str, candidate: str, *, cells: Sequence
             keep &= rows["test"].isin(tests)
         return rows[keep]
 
+    if is_paired(a_meta, b_meta):
+        from labkit.bench.paired import compare_paired
+
+        gate = b_meta.get("gate") or {}
+        warnings += [f"{k}: {msg}" for k, msg in (gate.get("noise") or {}).items()]
+        out = compare_paired(pick(a_rows), pick(b_rows), **thresholds)
+        out.attrs["design"] = gate.get("design")
+        return out, warnings
     return compare(pick(a_rows), pick(b_rows), **thresholds), warnings
+
+
+def is_paired(a_meta: dict[str, Any], b_meta: dict[str, Any]) -> bool:
+    """Whether A and B were measured together in paired blocks (``--ab`` with the gate): they name each
+    other and say how they were paired. Two independently stored runs are not."""
+    return (a_meta.get("interleaved_with") == b_meta.get("run_id") and b_meta.get("interleaved_with")
+            == a_meta.get("run_id") and bool(b_meta.get("gate")) and a_meta.get("arm") == "A")
 
 
 def run_figures(rows: pd.DataFrame) -> list[tuple[str, Any]]:

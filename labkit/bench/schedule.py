@@ -51,11 +51,19 @@ def rows(cell: Cell, test: Any, common: dict[str, Any], *, block: int, t0: str, 
             "component_config": json.dumps(cell.config),
             "cell": cell.name, "baseline_cell": cell.baseline, "baseline_level": cell.level,
             "placement": cell.placement, "path": cell.path, "tool_version": tool_version,
-            "impairment": impairment or None, **scenario}
+            "impairment": impairment or None, "design": "single",
+            "warmup_runs": 1, "cpu_pin": _cpu_pin(scenario), **scenario}
     if metrics is None:
         return [{**base, "metric": "", "value": None, "unit": None, "higher_is_better": None}]
     return [{**base, "metric": m, "value": v, "unit": METRICS[m][0], "higher_is_better": METRICS[m][1]}
             for m, v in metrics.items()]
+
+
+def _cpu_pin(scenario: dict[str, Any]) -> str:
+    """Where the tool's processes run: sockperf pins client and server to CPU 0 (unpinned ping-pong
+    latency is bimodal on small VMs); iperf3 and fio run unpinned (pinning the two iperf3 ends to
+    different CPUs halved throughput and doubled the noise here, issue 13 NOTES §1)."""
+    return "client+server cpu0" if scenario.get("tool") == "sockperf" else "unpinned"
 
 
 def measure(arms: list[Arm], timeout: float | None, progress: Any = None) -> None:
@@ -103,8 +111,12 @@ def _blocks(arms: list[Arm], live: list[Cell], reps: int, timeout: float | None,
                 if dead_reason:
                     dead[key] = dead_reason
                 for test in arm.plan.tests:
-                    arm.writer.append(one(cell, test, session, arm.common, block, dead.get(key),
-                                          arm.impaired.get(cell.name, ""), timeout, quiet=block > 0))
+                    got = one(cell, test, session, arm.common, block, dead.get(key),
+                              arm.impaired.get(cell.name, ""), timeout, quiet=block > 0)
+                    if len(arms) > 1:
+                        for r in got:
+                            r.update(design="interleaved", arm_order="".join("AB"[arms.index(x)] for x in order))
+                    arm.writer.append(got)
                     bar.step(f"{cell.name} {test.name} repetition {block + 1}/{reps}"
                              + (f" (arm {'AB'[arms.index(arm)]})" if len(arms) > 1 else ""))
         log(f"  repetition {block + 1}/{reps} done · {bar.line()}")

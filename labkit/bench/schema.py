@@ -25,10 +25,14 @@ SCENARIO = (
     "placement", "path", "protocol", "streams_or_numjobs", "msg_size_or_bs",
     "iodepth", "direct", "fsync", "file_size", "duration_s", "ramp_s", "impairment",
 )
+#: How noise was handled at the source and how A/B were paired (issue 13): the design (single,
+#: interleaved, duet), the within-block order, unrecorded warm-up runs per cell, CPU pinning, and for an
+#: impaired B arm the cap set in this block and the B/A it delivered.
+DESIGN = ("design", "arm_order", "warmup_runs", "cpu_pin", "impair_cap", "impair_delivered")
 MEASUREMENT = ("metric", "value", "unit", "higher_is_better")
 DERIVED = ("baseline_value", "ratio_to_baseline")
 
-COLUMNS = PROVENANCE + HOST + CLUSTER + COMPONENT + SCENARIO + MEASUREMENT + DERIVED
+COLUMNS = PROVENANCE + HOST + CLUSTER + COMPONENT + SCENARIO + DESIGN + MEASUREMENT + DERIVED
 
 #: A cell × test × metric identifies one series of repeated measurements.
 CELL_KEYS = ("suite", "cell", "test", "metric")

@@ -61,8 +61,16 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
                    "wbps=50mb, rbps=50mb, wiops=2000, riops=2000 (blkio throttle, storage)")
     b.add_argument("--impair-cells", help="cells to impair (default: every cell that can take it)")
     b.add_argument("--ab", action="store_true",
-                   help="measure a baseline and a candidate (with --impair) interleaved A B A B, then compare them "
-                   "(exit 1 on a regression)")
+                   help="regression gate: measure a baseline and a candidate (with --impair) in paired blocks "
+                   "until decided or --budget is spent, then compare them as pairs (exit 1 on a regression)")
+    b.add_argument("--budget", type=float, default=300.0,
+                   help="--ab: seconds for the whole gate, setup included (default 300)")
+    b.add_argument("--effect", type=float, default=0.10,
+                   help="--ab: the slowdown the gate must see, as a fraction (default 0.10): the noise check "
+                   "says up front when the host is too noisy for it")
+    b.add_argument("--design", default="duet", choices=["duet", "interleaved"],
+                   help="--ab: duet (A and B at the same moment, default: quieter on a shared host) or "
+                   "interleaved (AB/BA in random order)")
     b.add_argument("--store", default=None, help=f"results directory (default: {results_dir()})")
     b.set_defaults(func=bench)
 
@@ -144,8 +152,11 @@ def bench(args: argparse.Namespace) -> int:
     if args.target != "engine":
         return _bench_cluster(args, request)
     if args.ab:
+        from labkit.bench.gate import GateSettings
+
+        gate = GateSettings(design=args.design, budget_s=args.budget, effect=args.effect)
         a, b = harness.run_ab(request.with_(impair=None, impair_cells=None), impair=args.impair,
-                              impair_cells=_csv(args.impair_cells), store=_store(args))
+                              impair_cells=_csv(args.impair_cells), store=_store(args), gate=gate)
         args.baseline, args.candidate, args.report = a.run_id, b.run_id, None
         args.throughput_threshold, args.latency_threshold, args.alpha = 0.05, 0.10, 0.05
         return compare(args)
@@ -268,10 +279,17 @@ def compare(args: argparse.Namespace) -> int:
                                         latency_threshold=args.latency_threshold, alpha=args.alpha)
     for w in warnings:
         print(f"warning: {w}")
-    cols = ["cell", "test", "metric", "n_a", "n_b", "median_a", "median_b", "ratio", "ratio_ci_lo", "ratio_ci_hi",
-            "p_worse_holm", "verdict"]
-    with pd.option_context("display.width", 220, "display.max_columns", 20):
+    cols = ["cell", "test", "metric", "n_a", "n_b", "n_pairs", "n_dropped", "median_a", "median_b", "ratio",
+            "ratio_ci_lo", "ratio_ci_hi", "p_worse_holm", "delivered", "mde", "verdict"]
+    with pd.option_context("display.width", 240, "display.max_columns", 20):
         print(result[[c for c in cols if c in result]].to_string(index=False))
+    if "mde" in result:
+        print(f"\npaired analysis ({result.attrs.get('design') or 'paired'} blocks): trimmed-mean ratio B/A, paired "
+              "BCa CI, Wilcoxon (Holm); mde = the smallest slowdown this gate flags with 80 % power at the noise "
+              "measured (a change smaller than it comes out inconclusive, never a regression)")
+        for r in result.itertuples(index=False):
+            if r.note and r.verdict != "regression":
+                print(f"  {r.cell}/{r.test}/{r.metric}: {r.verdict}: {r.note}")
     if args.report:
         path = rep.write_comparison(st, args.baseline, args.candidate, result, Path(args.report), warnings)
         print(f"report: {path}")

@@ -1,0 +1,248 @@
+"""The A/B regression gate's measuring loop: paired blocks, duet or interleaved, adaptive repetitions.
+
+``labkit bench net --ab`` (and notebook 20) measure a baseline A and a candidate B in *blocks*: per
+block, cell and test, one A and one B measurement. Designs (recorded in every row as ``design``):
+
+- ``duet`` (default): A and B run at the same moment, on separate cells, both launched together in a
+  random order. On this 2-core shared VM the arms see the same bursts of other load, which cancel in
+  B/A: the per-block log-ratio variance per second of measuring was 4-10x lower than interleaved
+  (issue 13 prototype, NOTES §3). Each arm gets about half the CPU, and the arms are coupled (whatever
+  slows B frees CPU for A), so B/A reads "B next to a competing A".
+- ``interleaved``: A then B or B then A (``arm_order``, balanced random), each alone.
+
+Repetitions adapt (:class:`labkit.bench.paired.StoppingRule`): blocks go on until every gated series
+is decided (regression, improvement, equivalent) or the time budget (setup included) is spent; the
+verdict states the minimum detectable effect. A relative network cap (``rate=90%``) is set before every
+block from the A arm's own recent blocks (median of the last 3 A values, corrected by the delivered
+ratio so far); the cap and the delivered B/A are stored in the B rows (``impair_cap``, ``impair_delivered``).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from labkit.bench import impair as imp, paired
+from labkit.bench.schedule import Arm, budget, one, rows
+from labkit.bench.schema import GATED_METRICS
+from labkit.bench.store import utcnow
+from labkit.errors import BadInput, DockerUnavailable
+from labkit.log import log
+from labkit.progress import Progress
+
+DESIGNS = ("duet", "interleaved")
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """How an A/B gate measures: design, time budget (seconds, setup included), target effect."""
+
+    design: str = "duet"
+    budget_s: float = 300.0
+    effect: float = 0.10
+    max_pairs: int = 200
+    rule: paired.StoppingRule = field(default_factory=paired.StoppingRule)
+
+    def __post_init__(self) -> None:
+        if self.design not in DESIGNS:
+            raise BadInput("--design", self.design, " or ".join(DESIGNS))
+        if not self.budget_s > 0:
+            raise BadInput("--budget", self.budget_s, "seconds > 0", fix="e.g. --budget 300")
+        if not 0 < self.effect < 1:
+            raise BadInput("--effect", self.effect, "a fraction between 0 and 1", fix="e.g. --effect 0.10")
+
+    def stopping(self, elapsed_setup: float) -> paired.StoppingRule:
+        r = self.rule
+        return paired.StoppingRule(min_pairs=r.min_pairs, look_every=r.look_every, max_pairs=self.max_pairs,
+                                   max_seconds=self.budget_s, look_confidence=r.look_confidence,
+                                   confidence=r.confidence, threshold=r.threshold, alpha=r.alpha)
+
+
+@dataclass
+class CapController:
+    """Per-block tbf cap so that B delivers ``target`` × A: cap = target × median(last 3 A) × corr.
+
+    ``corr`` starts at 1/0.92 (tbf counts wire bytes, iperf3 goodput: 0.91-0.94 of the rate when it
+    binds, NOTES §4.1) and follows the delivered ratio so far, damped (≤ 5 % per block)."""
+
+    target: float
+    corr: float = 1 / 0.92
+    a_hist: list[float] = field(default_factory=list)
+    delivered: list[float] = field(default_factory=list)
+
+    def cap(self) -> float | None:
+        if not self.a_hist:
+            return None
+        return self.target * statistics.median(self.a_hist[-3:]) * self.corr
+
+    def observe(self, a: float, b: float) -> float:
+        """Record a block; returns the delivered B/A (NaN if a side failed)."""
+        if not (a > 0 and b > 0):
+            return math.nan
+        self.a_hist.append(a)
+        ratio = b / a
+        self.delivered.append(ratio)
+        med = statistics.median(self.delivered[-5:])
+        self.corr *= min(1.05, max(0.95, (self.target / med) ** 0.5))
+        return ratio
+
+
+def _headline(test: Any) -> str:
+    return "throughput_bps" if getattr(test, "tool", "") in ("iperf3",) else "iops" \
+        if getattr(test, "tool", "") == "fio" else ""
+
+
+def _value(rowset: list[dict[str, Any]], metric: str) -> float:
+    for r in rowset:
+        if r.get("metric") == metric and r.get("status") == "ok":
+            return float(r["value"])
+    return math.nan
+
+
+def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t_start: float,
+               progress: Any = None) -> dict[str, Any]:
+    """Measure A and B (``arms``) in paired blocks until decided or the budget is spent; rows go to each
+    arm's writer as they come. Returns what the gate did (stored in both runs' meta)."""
+    a_arm, b_arm = arms
+    live = [c for c in a_arm.plan.cells if c.name in a_arm.sessions and c.name in b_arm.sessions]
+    t0 = utcnow()
+    for arm in arms:
+        for cell in arm.plan.cells:
+            if cell.name in arm.unavailable:
+                arm.writer.append([r for t in arm.plan.tests for r in rows(
+                    cell, t, arm.common, block=0, t0=t0, scenario=t.scenario(), metrics=None, tool_version=None,
+                    status="unavailable", error=arm.unavailable[cell.name], impairment="")])
+    spec = b_arm.plan.impairment
+    ctl = {c.name: CapController(spec.value) for c in live
+           if spec is not None and spec.relative and c.name in b_arm.plan.impair_cells}
+    rng = random.Random()
+    _warm(arms, live, timeout, ctl)
+    setup_s = time.monotonic() - t_start
+    rule = settings.stopping(setup_s)
+    per_block = sum(t.budget_s + 1.0 for t in a_arm.plan.tests) * len(live) * (1 if settings.design == "duet" else 2)
+    n_plan = max(1, min(settings.max_pairs, int((settings.budget_s - setup_s) // max(per_block, 0.1))))
+    bar = Progress(f"{a_arm.plan.suite.name} A/B gate ({settings.design})", [per_block] * n_plan,
+                   callback=progress if callable(progress) else None).start()
+    series: dict[tuple[str, str, str], tuple[list[float], list[float]]] = {}
+    decided: dict[tuple[str, str, str], paired.Decision] = {}
+    noise: dict[str, str] = {}
+    blocks, reason = 0, "budget spent before the first block"
+    orders = paired.block_orders(settings.max_pairs, rng.randrange(2**32))
+    try:
+        while blocks < settings.max_pairs:
+            elapsed = time.monotonic() - t_start
+            spent = elapsed - setup_s
+            spp = spent / blocks if blocks else per_block
+            if elapsed + spp > settings.budget_s and blocks:
+                reason = "time budget spent"
+                break
+            if elapsed + spp > settings.budget_s:
+                break
+            for cell in live[blocks % len(live):] + live[:blocks % len(live)]:
+                for test in a_arm.plan.tests:
+                    _block(arms, cell, test, blocks, orders[blocks], settings.design, timeout, ctl.get(cell.name),
+                           series)
+            blocks += 1
+            bar.step(f"block {blocks}")
+            elapsed = time.monotonic() - t_start
+            spp = (elapsed - setup_s) / blocks
+            for key, (xa, xb) in series.items():
+                if key in decided or key[2] not in GATED_METRICS:
+                    continue
+                hib = key[2] not in ("lat_p50_us", "lat_p99_us", "lat_p999_us", "udp_loss_pct", "start_latency_s")
+                thr = rule.threshold if hib else 0.10
+                r = paired.StoppingRule(**{**rule.__dict__, "threshold": thr})
+                d = paired.sequential_decision(xa, xb, elapsed_s=elapsed, rule=r, higher_is_better=hib,
+                                               seconds_per_pair=spp)
+                if d.result is not None and len(xa) == rule.min_pairs and "/".join(key) not in noise:
+                    msg = paired.noise_check(paired.pairs(xa, xb, higher_is_better=hib).d, effect=settings.effect,
+                                             threshold=thr, seconds_per_pair=spp,
+                                             budget_s=settings.budget_s - setup_s)
+                    if msg:
+                        noise["/".join(key)] = msg
+                        log(f"! {'/'.join(key)}: {msg}")
+                if d.stop:
+                    decided[key] = d
+            gated = [k for k in series if k[2] in GATED_METRICS]
+            if gated and all(k in decided for k in gated):
+                budgeted = [d.reason for d in decided.values() if not d.reason.startswith("decided")]
+                reason = budgeted[0] if budgeted else "decided"
+                break
+        else:
+            reason = "pair limit reached"
+    except BaseException:
+        bar.close("interrupted")
+        raise
+    bar.close()
+    log(f"gate: {blocks} blocks ({settings.design}), {reason}, {time.monotonic() - t_start:.0f} s")
+    return {"design": settings.design, "budget_s": settings.budget_s, "effect": settings.effect,
+            "blocks": blocks, "stop_reason": reason, "setup_s": round(setup_s, 1),
+            "gate_s": round(time.monotonic() - t_start, 1), "noise": noise,
+            "decided": {"/".join(k): d.reason for k, d in decided.items()}}
+
+
+def _warm(arms: list[Arm], live: list[Any], timeout: float | None, ctl: dict[str, CapController]) -> None:
+    """One unrecorded run per cell (its first test): the first run of a fresh cell is low (NOTES §1).
+    The A arm's warm-up value seeds the B arm's cap where the impairment is relative."""
+    for cell in live:
+        test = arms[0].plan.tests[0]
+        for i, arm in enumerate(arms):
+            try:
+                m = arm.sessions[cell.name].measure(test, timeout=budget(test, timeout), quiet=True)
+                if i == 0 and cell.name in ctl and _headline(test) in m.metrics:
+                    ctl[cell.name].a_hist.append(float(m.metrics[_headline(test)]))
+            except DockerUnavailable:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured blocks
+                log(f"! warm-up of {cell.name}/{test.name} failed: {getattr(exc, 'message', exc)}")
+
+
+def _block(arms: list[Arm], cell: Any, test: Any, block: int, order: str, design: str, timeout: float | None,
+           ctl: CapController | None, series: dict[tuple[str, str, str], tuple[list[float], list[float]]]) -> None:
+    """One A and one B measurement of ``cell``/``test`` in ``block``; rows written, series extended."""
+    a_arm, b_arm = arms
+    cap = ctl.cap() if ctl is not None and _headline(test) == "throughput_bps" else None
+    if cap is not None:
+        b_arm.sessions[cell.name].impair(imp.Impairment("rate", cap, spec=f"rate={int(cap)}bit"))
+    first = [a_arm, b_arm] if order == "AB" else [b_arm, a_arm]
+
+    def run(arm: Arm) -> list[dict[str, Any]]:
+        return one(cell, test, arm.sessions[cell.name], arm.common, block, None, arm.impaired.get(cell.name, ""),
+                   timeout, quiet=block > 0)
+
+    if design == "duet":
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {id(arm): pool.submit(run, arm) for arm in first}
+            out = {k: f.result() for k, f in futures.items()}
+        ra, rb = out[id(a_arm)], out[id(b_arm)]
+    else:
+        got = {id(arm): run(arm) for arm in first}
+        ra, rb = got[id(a_arm)], got[id(b_arm)]
+    delivered = math.nan
+    if ctl is not None:
+        delivered = ctl.observe(_value(ra, _headline(test)), _value(rb, _headline(test)))
+    extra = {"design": design, "arm_order": order if design == "interleaved" else "duet-" + order,
+             "warmup_runs": 1}
+    for r in ra:
+        r.update(extra)
+    for r in rb:
+        r.update(extra, impair_cap=cap, impair_delivered=None if math.isnan(delivered) else delivered)
+    a_arm.writer.append(ra)
+    b_arm.writer.append(rb)
+    for r in rb:
+        if r.get("metric"):
+            key = (cell.name, test.name, r["metric"])
+            xa, xb = series.setdefault(key, ([], []))
+            xa.append(_value(ra, r["metric"]))
+            xb.append(_value(rb, r["metric"]) if r.get("status") == "ok" else math.nan)
+    if rb and not rb[0].get("metric") and ra:  # B failed: its pair is broken for every metric A has
+        for r in ra:
+            if r.get("metric"):
+                xa, xb = series.setdefault((cell.name, test.name, r["metric"]), ([], []))
+                xa.append(_value(ra, r["metric"]))
+                xb.append(math.nan)
