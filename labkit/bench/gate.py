@@ -93,8 +93,9 @@ class CapController:
 
 
 def _headline(test: Any) -> str:
-    return "throughput_bps" if getattr(test, "tool", "") in ("iperf3",) else "iops" \
-        if getattr(test, "tool", "") == "fio" else ""
+    """The metric a per-block cap is calibrated on: iperf3 throughput (fio IOPS for a storage cell)."""
+    tool = getattr(test, "tool", None) or test.scenario().get("tool")
+    return {"iperf3": "throughput_bps", "fio": "iops"}.get(str(tool), "")
 
 
 def _value(rowset: list[dict[str, Any]], metric: str) -> float:
