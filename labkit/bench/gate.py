@@ -25,15 +25,18 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from labkit.bench import impair as imp, paired
+from labkit.bench import impair as imp
 from labkit.bench.schedule import Arm, budget, one, rows
 from labkit.bench.schema import GATED_METRICS
 from labkit.bench.store import utcnow
 from labkit.errors import BadInput, DockerUnavailable
 from labkit.log import log
 from labkit.progress import Progress
+
+if TYPE_CHECKING:
+    from labkit.bench import paired
 
 DESIGNS = ("duet", "interleaved")
 
@@ -46,7 +49,8 @@ class GateSettings:
     budget_s: float = 300.0
     effect: float = 0.10
     max_pairs: int = 200
-    rule: paired.StoppingRule = field(default_factory=paired.StoppingRule)
+    min_pairs: int = 10  # first look; never decisive below it
+    look_every: int = 4  # then a look every 4 pairs, at a 98 % CI (95 % at the final look)
 
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
@@ -56,11 +60,11 @@ class GateSettings:
         if not 0 < self.effect < 1:
             raise BadInput("--effect", self.effect, "a fraction between 0 and 1", fix="e.g. --effect 0.10")
 
-    def stopping(self, elapsed_setup: float) -> paired.StoppingRule:
-        r = self.rule
-        return paired.StoppingRule(min_pairs=r.min_pairs, look_every=r.look_every, max_pairs=self.max_pairs,
-                                   max_seconds=self.budget_s, look_confidence=r.look_confidence,
-                                   confidence=r.confidence, threshold=r.threshold, alpha=r.alpha)
+    def stopping(self) -> paired.StoppingRule:
+        from labkit.bench import paired
+
+        return paired.StoppingRule(min_pairs=self.min_pairs, look_every=self.look_every, max_pairs=self.max_pairs,
+                                   max_seconds=self.budget_s)
 
 
 @dataclass
@@ -109,6 +113,8 @@ def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t
                progress: Any = None) -> dict[str, Any]:
     """Measure A and B (``arms``) in paired blocks until decided or the budget is spent; rows go to each
     arm's writer as they come. Returns what the gate did (stored in both runs' meta)."""
+    from labkit.bench import paired
+
     a_arm, b_arm = arms
     live = [c for c in a_arm.plan.cells if c.name in a_arm.sessions and c.name in b_arm.sessions]
     t0 = utcnow()
@@ -124,7 +130,7 @@ def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t
     rng = random.Random()
     _warm(arms, live, timeout, ctl)
     setup_s = time.monotonic() - t_start
-    rule = settings.stopping(setup_s)
+    rule = settings.stopping()
     per_block = sum(t.budget_s + 1.0 for t in a_arm.plan.tests) * len(live) * (1 if settings.design == "duet" else 2)
     n_plan = max(1, min(settings.max_pairs, int((settings.budget_s - setup_s) // max(per_block, 0.1))))
     bar = Progress(f"{a_arm.plan.suite.name} A/B gate ({settings.design})", [per_block] * n_plan,
