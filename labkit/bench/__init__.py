@@ -13,7 +13,8 @@ from __future__ import annotations
 from labkit.bench.plan import BenchPlan, catalog, plan
 from labkit.bench.request import BenchRequest, CellContext, request
 from labkit.bench.harness import BenchRun, run, run_ab
+from labkit.bench.gate import GateSettings
 from labkit.bench.store import Store
 
-__all__ = ["BenchPlan", "BenchRequest", "BenchRun", "CellContext", "Store", "catalog", "plan", "request", "run",
-           "run_ab"]
+__all__ = ["BenchPlan", "BenchRequest", "BenchRun", "CellContext", "GateSettings", "Store", "catalog", "plan",
+           "request", "run", "run_ab"]

@@ -289,7 +289,8 @@ def noise_check(d: Values, *, effect: float = 0.10, threshold: float = 0.05, sd_
 
 # ----------------------------------------------------------------------------- rows → verdicts
 PAIR_KEYS = ("suite", "cell", "test", "metric")
-PAIRED_COLUMNS = (*PAIR_KEYS, "unit", "higher_is_better", "n_pairs", "n_dropped", "median_a", "median_b",
+PAIRED_COLUMNS = (*PAIR_KEYS, "unit", "higher_is_better", "n_a", "n_b", "n_pairs", "n_dropped", "median_a",
+                  "median_b",
                   "ratio", "ratio_ci_lo", "ratio_ci_hi", "p_worse", "p_better", "p_worse_holm", "p_better_holm",
                   "threshold", "mde", "sd_log", "delivered", "verdict", "note")
 
@@ -336,6 +337,7 @@ def compare_paired(a: Any, b: Any, *, throughput_threshold: float = 0.05, latenc
         res = paired_verdict(xa, xb, higher_is_better=hib, threshold=thr, alpha=alpha, confidence=confidence,
                              min_pairs=min_pairs, p_holm=(float(pw[i]), float(pb[i])))
         out.append({**dict(zip(PAIR_KEYS, key, strict=True)), "unit": unit, "higher_is_better": hib,
+                    "n_a": int(np.isfinite(xa).sum()), "n_b": int(np.isfinite(xb).sum()),
                     "n_pairs": res.n, "n_dropped": res.n_dropped,
                     "median_a": float(np.nanmedian(xa)) if np.isfinite(xa).any() else _NAN,
                     "median_b": float(np.nanmedian(xb)) if np.isfinite(xb).any() else _NAN,
