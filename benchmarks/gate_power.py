@@ -64,8 +64,9 @@ def storage_iops(store: str) -> float:
     return float(ok.value.astype(float).median())
 
 
-def trial(kind: str, budget: float, store: str) -> dict[str, object]:
-    args = ["bench", *(NET if kind.startswith("net") else STO), "--ab", "--budget", f"{budget:g}", "--store", store]
+def trial(kind: str, budget: float, store: str, design: str = "duet") -> dict[str, object]:
+    args = ["bench", *(NET if kind.startswith("net") else STO), "--ab", "--budget", f"{budget:g}", "--store", store,
+            "--design", design]
     requested = None
     if kind == "net-cut10":
         args += ["--impair", "rate=90%"]
@@ -89,7 +90,8 @@ def trial(kind: str, budget: float, store: str) -> dict[str, object]:
     delivered = r.get("delivered")
     if kind.startswith("sto") or delivered != delivered:  # storage (or no per-block cap): the gate's ratio
         delivered = r.ratio if requested else None
-    return {"kind": kind, "exit": code, "verdict": r.verdict, "ratio": r.ratio, "ci": [r.ratio_ci_lo, r.ratio_ci_hi],
+    return {"kind": kind, "design": design, "sd_log": r.sd_log, "exit": code,
+            "verdict": r.verdict, "ratio": r.ratio, "ci": [r.ratio_ci_lo, r.ratio_ci_hi],
             "mde": r.mde, "n_pairs": int(r.n_pairs), "n_dropped": int(r.n_dropped), "requested": requested,
             "delivered": delivered, "wall_s": round(wall, 1), "blocks": gate.get("blocks"),
             "stop": gate.get("stop_reason"), "load1_before": load, "load1_after": os.getloadavg()[0],
@@ -123,6 +125,7 @@ def main() -> int:
     ap.add_argument("--trials", help="kind=N,... (kinds: " + ", ".join(FULL) + ")")
     ap.add_argument("--quick", action="store_true", help="a reduced run: " + str(QUICK) + ", budget 120 s")
     ap.add_argument("--budget", type=float, default=None, help="seconds per gate (default 300; --quick 120)")
+    ap.add_argument("--design", default="duet", choices=["duet", "interleaved"], help="the gate's design")
     ap.add_argument("--store", default=None, help="results directory (default: a temporary one)")
     ap.add_argument("--json", help="append every trial as a JSON line here")
     args = ap.parse_args()
@@ -135,7 +138,7 @@ def main() -> int:
     store = args.store or tempfile.mkdtemp(prefix="labkit-gate-power-")
     results = []
     for i, kind in enumerate(kinds, 1):
-        r = trial(kind, budget, store)
+        r = trial(kind, budget, store, args.design)
         results.append(r)
         print(f"[{i}/{len(kinds)}] {kind}: {r['verdict']} ratio {float(r['ratio']):.3f} "  # type: ignore[arg-type]
               f"MDE {float(r['mde']):.1%} delivered {r['delivered']} {r['wall_s']} s load1 "  # type: ignore[arg-type]
@@ -143,7 +146,11 @@ def main() -> int:
         if args.json:
             with open(args.json, "a") as fh:
                 fh.write(json.dumps(r, default=float) + "\n")
-    print(f"\nbudget {budget:g} s per gate, {len(kinds)} trials, {time.strftime('%Y-%m-%d', time.gmtime())}\n")
+    sds = [float(r["sd_log"]) for r in results if r["kind"].endswith("aa")]  # type: ignore[union-attr]
+    if sds:
+        print(f"\nA/A per-block sd of log ratio ({args.design}): median {statistics.median(sds):.3f}")
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    print(f"\nbudget {budget:g} s per gate, design {args.design}, {len(kinds)} trials, {day}\n")
     print(table(results))
     return 0
 
