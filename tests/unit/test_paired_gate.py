@@ -141,3 +141,14 @@ def test_gate_settings_refuse_nonsense() -> None:
         GateSettings(budget_s=0)
     with pytest.raises(BadInput, match="--effect"):
         GateSettings(effect=10)
+
+
+def test_only_the_two_arms_of_one_gate_are_analysed_as_pairs() -> None:
+    from labkit.bench.report import is_paired
+
+    a = {"run_id": "A1", "interleaved_with": "B1", "arm": "A", "gate": {"design": "duet"}}
+    b = {"run_id": "B1", "interleaved_with": "A1", "arm": "B", "gate": {"design": "duet"}}
+    assert is_paired(a, b)
+    assert not is_paired(b, a)  # candidate as baseline: unpaired rule
+    assert not is_paired(a, {**b, "gate": None})  # an interleaved run from before the gate
+    assert not is_paired({"run_id": "X"}, {"run_id": "Y"})  # two stored runs
