@@ -156,6 +156,12 @@ def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t
                            series)
             blocks += 1
             bar.step(f"block {blocks}")
+            dead = next((f"{c.name} ({arm.plan.suite.name} arm {'AB'[i]}): {why}" for c in live
+                         for i, arm in enumerate(arms) if (why := arm.sessions[c.name].alive())), None)
+            if dead:  # a killed cell only breaks pairs from now on: stop, the verdict uses the pairs so far
+                reason = f"stopped: cell {dead}"
+                log(f"! gate {reason}")
+                break
             elapsed = time.monotonic() - t_start
             spp = (elapsed - setup_s) / blocks
             for key, (xa, xb) in series.items():
