@@ -10,7 +10,7 @@ the per-block log ratios with a paired BCa bootstrap CI (:mod:`labkit.bench.pair
 the CI lies within ±``--tolerance`` (5 %) of the ratio, or the pair/time budget is spent. Target: ratio
 ≥ 0.95 (labkit adds no measurable overhead). Usage::
 
-    .venv/bin/python benchmarks/fidelity.py [--budget 330] [--max-pairs 60] [--json out.json]
+    .venv/bin/python benchmarks/fidelity.py [--budget 330] [--max-pairs 150] [--json out.json]
 
 Needs a Docker daemon, the tools image, and iperf3 + fio on the host. Quick-matrix wall times are timed
 separately from the CLI: ``/usr/bin/time labkit bench net --profile quick`` (README, Regression gate).
@@ -108,7 +108,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=float, default=2.0, help="seconds per iperf3 / fio measurement")
     ap.add_argument("--budget", type=float, default=330.0, help="seconds per side (network, storage)")
-    ap.add_argument("--max-pairs", type=int, default=60)
+    ap.add_argument("--max-pairs", type=int, default=150)
     ap.add_argument("--tolerance", type=float, default=0.05, help="stop when the CI is within ± this of the ratio")
     ap.add_argument("--only", choices=["net", "storage"], help="measure one side only")
     ap.add_argument("--json", help="also write the results here")
