@@ -127,7 +127,7 @@ def warm_tests(p: BenchPlan) -> list[Any]:
     (its first test): the first run of a fresh cell is low (median 0.84 × the rest) and after it the cell is
     warm for every test, so a warm-up per test only cost time (issue 13 NOTES §1, §6). Elsewhere (fio jobs
     leave different cache states, pods start per job) one per cell and test."""
-    if p.target == "engine" and p.suite.name == "net":
+    if getattr(p, "target", None) == "engine" and p.suite.name == "net":
         return list(p.tests[:1])
     return list(p.tests)
 
