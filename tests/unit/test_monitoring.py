@@ -288,9 +288,10 @@ def test_the_target_check_says_why_a_scrape_failed() -> None:
 
 
 def test_the_token_check_compares_the_apps_own_label() -> None:
-    right = fake_prom({'/api/v1/query?labkit_demo_info{token="t"}': vector(({"token": "t"}, "1"))})
+    right = fake_prom({'/api/v1/query?labkit_demo_info{job="demo", token="t"}': vector(({"token": "t"}, "1"))})
     assert verify.token_check(right, "t").ok
-    two = fake_prom({'/api/v1/query?labkit_demo_info{token="t"}': vector(({"token": "t"}, "1"), ({"token": "t"}, "1"))})
+    two = fake_prom({'/api/v1/query?labkit_demo_info{job="demo", token="t"}': vector(({"token": "t"}, "1"),
+                                                                                   ({"token": "t"}, "1"))})
     assert not verify.token_check(two, "t").ok
 
 

@@ -109,7 +109,8 @@ def test_the_install_waits_for_what_the_operator_creates() -> None:
     argv = [" ".join(s.cmd.argv) for s in plan.steps]
     i_create = next(i for i, a in enumerate(argv) if "--for=create statefulset/prometheus-kps-kube-prometheus-stack"
                     "-prometheus" in a)
-    assert "rollout status -n monitoring statefulset/prometheus-kps-kube-prometheus-stack-prometheus" in argv[i_create + 1]
+    assert "rollout status -n monitoring statefulset/prometheus-kps-kube-prometheus-stack-prometheus" \
+        in argv[i_create + 1]
     assert any("statefulset/alertmanager-kps-kube-prometheus-stack-alertmanager" in a for a in argv)
 
 
@@ -230,7 +231,8 @@ def test_promql_reaches_any_cluster_through_the_api_server_proxy() -> None:
     assert call.argv[:3] == ["kubectl", "--kubeconfig", target().kubeconfig]
     assert call.argv[-1].startswith("/api/v1/namespaces/monitoring/services/kps-kube-prometheus-stack-prometheus:"
                                     "http-web/proxy/api/v1/query?query=up%7Blabkit_run")
-    assert kind_objects.cluster_prom(target()).where.endswith("monitoring/kps-kube-prometheus-stack-prometheus:http-web")
+    where = kind_objects.cluster_prom(target()).where
+    assert where.endswith("monitoring/kps-kube-prometheus-stack-prometheus:http-web")
 
 
 def test_grafana_is_reached_through_a_port_forward() -> None:

@@ -53,11 +53,11 @@ class Load:
 
 
 def _metric(text: str, name: str) -> float | None:
-    """One unlabelled sample from Prometheus text exposition."""
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{}"):
-            return float(line.split()[-1])
-    return None
+    """The sum of every sample of ``name`` in Prometheus text exposition (2.53 labels some, e.g. ``type="float"``);
+    None when there is none."""
+    values = [float(line.rsplit(" ", 1)[-1]) for line in text.splitlines()
+              if line.startswith((name + " ", name + "{"))]
+    return sum(values) if values else None
 
 
 def _scrape(url: str) -> str:

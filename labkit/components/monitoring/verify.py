@@ -70,21 +70,21 @@ def target_check(prom: PromClient, job: str, token: str) -> Check:
     return Check("target", values == [1.0], "up == [1.0]", str(values))
 
 
-def token_check(prom: PromClient, token: str) -> Check:
-    df = prom.query(f'labkit_demo_info{{token="{token}"}}')
+def token_check(prom: PromClient, token: str, job: str = "demo") -> Check:
+    df = prom.query(f'labkit_demo_info{{job="{job}", token="{token}"}}')
     tokens = sorted(set(df["token"])) if "token" in df else []
     ok = len(df) == 1 and float(df["value"].iloc[0]) == 1.0 and tokens == [token]
     return Check("token", ok, f"1 series with token={token}, value 1", f"{len(df)} series, tokens {tokens}")
 
 
-def frame(prom: PromClient, token: str, *, window_s: float = 60, step: str = "1s") -> pd.DataFrame:
+def frame(prom: PromClient, token: str, *, job: str = "demo", window_s: float = 60, step: str = "1s") -> pd.DataFrame:
     """The demo's work counter over the last ``window_s`` seconds, as a tidy DataFrame."""
     end = time.time()
-    return prom.query_range(f'labkit_demo_work_total{{token="{token}"}}', end - window_s, end, step)
+    return prom.query_range(f'labkit_demo_work_total{{job="{job}", token="{token}"}}', end - window_s, end, step)
 
 
-def frame_check(prom: PromClient, token: str) -> Check:
-    df = frame(prom, token)
+def frame_check(prom: PromClient, token: str, job: str = "demo") -> Check:
+    df = frame(prom, token, job=job)
     ok = not df.empty and set(df["token"]) == {token} and bool((df["value"] > 0).all())
     return Check("frame", ok, f"rows whose token column is {token}, counter > 0",
                  f"{len(df)} rows, columns {list(df.columns)}")
@@ -151,7 +151,7 @@ def verify_prom(prom: PromClient, *, job: str, token: str, settle: float = 30.0)
         time.sleep(0.5)
     if not target.ok:
         return [target]
-    return [target, token_check(prom, token), frame_check(prom, token)]
+    return [target, token_check(prom, token, job), frame_check(prom, token, job)]
 
 
 def verify_stack(stack: EngineStack, *, alert: bool = True, settle: float | None = None,
