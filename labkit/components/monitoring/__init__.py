@@ -15,6 +15,7 @@ kind.py                   kube-prometheus-stack on kind: values, install, uninst
 kind_objects.py           the demo, receiver, ServiceMonitor, PrometheusRule, dashboard; the kind verify
 images.py                 the five images from one multi-target Dockerfile
 cli.py                    `labkit monitoring up|down|status`
+lesson.py                 the alert path picture, the engine plan, dashboards and charts, answer checks
 ========================= =====================================================================
 """
 
@@ -52,7 +53,7 @@ COMPONENT = Component("monitoring", "Monitoring", "05-monitoring", options=_opti
                       engine_up=_engine("up"), engine_down=_engine("down"), engine_status=_engine("status"))
 
 _MODULES = ("spec", "configs", "parts", "checks", "engine", "promql", "verify", "detect", "cost", "cells", "kind",
-            "kind_objects", "images", "cli")
+            "kind_objects", "images", "cli", "lesson")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
@@ -69,8 +70,10 @@ _EXPORTS = {
     "OPTIONS": "kind", "INSTALLABLE": "kind", "option": "kind", "options_table": "kind",
     "KubePrometheusStack": "kind",
     "kind_verify": "kind_objects", "cluster_prom": "kind_objects",
-    "build_images": "images",
-    "recordings": "cells", "ANCHORS": "cost",
+    "ensure_images": "images",
+    "recordings": "cells", "ANCHORS": "cost", "leftovers": "cost", "TTD_CELLS": "cells", "COST_CELLS": "cells",
+    "alert_path_figure": "lesson", "engine_plan": "lesson", "dashboard": "lesson", "ttd_chart": "lesson",
+    "cost_chart": "lesson", "check_query": "lesson", "check_number": "lesson", "pick_runs": "lesson",
 }
 
 

@@ -97,7 +97,7 @@ class EngineStack:
         with terminating():
             if self._adopt():
                 return self
-            images.ensure(self.spec.all_parts)
+            images.ensure_images(self.spec.all_parts)
             checks.check_ports(self.spec)
             rendered = render(self.spec)
             checks.promtool(rendered, labels=self.labels("check"))

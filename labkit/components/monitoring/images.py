@@ -23,6 +23,8 @@ IMAGE_OF = {"prometheus": "monitoring-prometheus", "alertmanager": "monitoring-a
 NAMES = tuple(dict.fromkeys(IMAGE_OF.values()))
 
 
+
+
 def spec(name: str) -> dict[str, object]:
     entry = pins()["images"].get(name)
     if name not in NAMES or not isinstance(entry, dict) or "build" not in entry:
@@ -73,7 +75,8 @@ def build(name: str, *, force: bool = False, runner: Runner | None = None, timeo
     return image
 
 
-def ensure(parts: tuple[str, ...] | list[str] | None = None, *, runner: Runner | None = None) -> dict[str, str]:
+def ensure_images(parts: tuple[str, ...] | list[str] | None = None, *,
+                  runner: Runner | None = None) -> dict[str, str]:
     """The images the given stack parts run (all five by default), built first where missing."""
     names = dict.fromkeys(IMAGE_OF[p] for p in parts) if parts else dict.fromkeys(NAMES)
     return {n: build(n, runner=runner) for n in names}
