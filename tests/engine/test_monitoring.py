@@ -4,7 +4,10 @@ faults refused before anything exists, the CLI's detached stack, and nothing lef
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -163,3 +166,25 @@ def test_the_cli_stack_is_detached_reused_and_removed() -> None:
     finally:
         assert "removed" in cli.down(name, {})
     assert stack_containers(name) == [] and "no monitoring stack" in cli.status(name, {})
+
+
+def test_sigterm_removes_an_attached_stack() -> None:
+    """A notebook kernel restart or CI's timeout sends SIGTERM: the stack goes, as on Ctrl-C."""
+    name = unique("sig")
+    code = ("import time\nfrom labkit.signals import terminating\n"
+            "from labkit.components.monitoring import EngineStack, StackSpec\n"
+            f"with terminating(), EngineStack(StackSpec(name={name!r}, parts=())):\n"
+            "    print('up', flush=True)\n    time.sleep(300)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        deadline = time.time() + 180
+        while time.time() < deadline and (proc.stdout.readline().strip() != "up"):
+            pass
+        assert len(stack_containers(name)) == 3
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert stack_containers(name) == [] and not docker.networks_named(f"lkmon-{name}-net")

@@ -63,7 +63,7 @@ _EXPORTS = {
     "RUN_LABEL": "configs",
     "EngineStack": "engine", "StackError": "checks", "StackConflict": "checks", "PromtoolRejected": "checks",
     "PromClient": "promql", "PromError": "promql", "to_frame": "promql",
-    "Check": "verify", "VerifyFailed": "verify", "verify_stack": "verify", "wait_for_alert": "verify",
+    "Check": "verify", "VerifyFailed": "verify", "verify_stack": "verify", "verify_prom": "verify", "wait_for_alert": "verify",
     "alert_path": "verify", "frame": "verify",
     "DetectSetting": "detect", "SETTINGS": "detect", "theory": "detect", "time_to_detect": "detect",
     "decompose": "detect",
