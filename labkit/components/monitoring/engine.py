@@ -97,8 +97,8 @@ class EngineStack:
         with terminating():
             if self._adopt():
                 return self
-            images.ensure_images(self.spec.all_parts)
             checks.check_ports(self.spec)
+            images.ensure_images(self.spec.all_parts)
             rendered = render(self.spec)
             checks.promtool(rendered, labels=self.labels("check"))
             checks.amtool(rendered, labels=self.labels("check"))
