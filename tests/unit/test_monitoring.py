@@ -365,3 +365,11 @@ def test_values_yaml_is_data_the_chart_reads() -> None:
     values = yaml.safe_load((ROOT / "environments/monitoring/kube-prometheus-stack/values.yaml").read_text())
     assert values["prometheus-node-exporter"]["hostRootFsMount"]["enabled"] is False
     assert values["alertmanager"]["config"]["route"]["receiver"] == "null"  # a string, not YAML null
+
+
+def test_every_public_name_resolves() -> None:
+    from labkit import monitoring
+
+    missing = [n for n in monitoring._EXPORTS if not hasattr(monitoring, n)]
+    assert missing == []
+    assert monitoring.COMPONENT.engine_up is not None and monitoring.COMPONENT.live_on == "engine, kind"

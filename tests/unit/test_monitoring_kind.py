@@ -150,7 +150,7 @@ def _schema(name: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("broken", [False, True])
 def test_every_manifest_is_valid_under_a_strict_schema(broken: bool) -> None:
-    objs = kind_objects.manifests(token=TOKEN, broken=broken)
+    objs = kind_objects.kind_manifests(token=TOKEN, broken=broken)
     custom = {"ServiceMonitor": _schema("servicemonitor-v1.subset.yaml"),
               "PrometheusRule": _schema("prometheusrule-v1.subset.yaml")}
     for obj in objs:
@@ -165,7 +165,7 @@ def test_every_manifest_is_valid_under_a_strict_schema(broken: bool) -> None:
 
 
 def test_the_subset_schemas_reject_what_the_crds_reject() -> None:
-    sm = next(o for o in kind_objects.manifests(token=TOKEN) if o["kind"] == "ServiceMonitor")
+    sm = next(o for o in kind_objects.kind_manifests(token=TOKEN) if o["kind"] == "ServiceMonitor")
     validator = jsonschema.Draft4Validator(_schema("servicemonitor-v1.subset.yaml"))
     bad = json.loads(json.dumps(sm))
     del bad["spec"]["selector"]
@@ -173,7 +173,7 @@ def test_the_subset_schemas_reject_what_the_crds_reject() -> None:
     bad = json.loads(json.dumps(sm))
     bad["spec"]["endpoints"][0]["interval"] = "5 s"
     assert list(validator.iter_errors(bad))
-    rule = next(o for o in kind_objects.manifests(token=TOKEN) if o["kind"] == "PrometheusRule")
+    rule = next(o for o in kind_objects.kind_manifests(token=TOKEN) if o["kind"] == "PrometheusRule")
     bad = json.loads(json.dumps(rule))
     del bad["spec"]["groups"][0]["rules"][0]["expr"]
     errors = [e.message for e in jsonschema.Draft4Validator(_schema("prometheusrule-v1.subset.yaml")).iter_errors(bad)]
@@ -181,13 +181,13 @@ def test_the_subset_schemas_reject_what_the_crds_reject() -> None:
 
 
 def test_the_broken_variant_differs_only_in_the_scrape_port() -> None:
-    good, bad = kind_objects.manifests(token=TOKEN), kind_objects.manifests(token=TOKEN, broken=True)
+    good, bad = kind_objects.kind_manifests(token=TOKEN), kind_objects.kind_manifests(token=TOKEN, broken=True)
     diffs = [(g["kind"], g["spec"]["endpoints"]) for g, b in zip(good, bad, strict=True) if g != b]
     assert diffs == [("ServiceMonitor", [{"port": "metrics", "path": "/metrics", "interval": "5s"}])]
 
 
 def test_the_demo_carries_the_token_and_the_dashboard_is_provisioned_by_label() -> None:
-    objs = {(o["kind"], o["metadata"]["name"]): o for o in kind_objects.manifests(token=TOKEN)}
+    objs = {(o["kind"], o["metadata"]["name"]): o for o in kind_objects.kind_manifests(token=TOKEN)}
     svc = objs[("Service", "labkit-demo")]
     sm = objs[("ServiceMonitor", "labkit-demo")]
     assert svc["metadata"]["labels"]["labkit_run"] == TOKEN and sm["spec"]["targetLabels"] == ["labkit_run"]
@@ -238,4 +238,4 @@ def test_promql_reaches_any_cluster_through_the_api_server_proxy() -> None:
 def test_grafana_is_reached_through_a_port_forward() -> None:
     lines = kind.option("kube-prometheus-stack").grafana_access(target())
     assert "port-forward svc/kps-grafana 3000:80" in lines[0] and "admin-password" in lines[1]
-    assert to_yaml(kind_objects.manifests(token=TOKEN)).count("kind: ") == 8
+    assert to_yaml(kind_objects.kind_manifests(token=TOKEN)).count("kind: ") == 8

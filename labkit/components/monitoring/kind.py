@@ -176,7 +176,7 @@ class KubePrometheusStack(Option):
     def manifests(self, cfg: ClusterConfig) -> list[dict[str, Any]]:
         from labkit.components.monitoring import kind_objects
 
-        return kind_objects.manifests(token="0123456789ab")
+        return kind_objects.kind_manifests(token="0123456789ab")
 
     def grafana_access(self, target: KubeTarget) -> list[str]:
         """How a learner opens Grafana (port-forward) and reads its generated admin password."""

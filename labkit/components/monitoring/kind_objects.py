@@ -82,7 +82,7 @@ def dashboard() -> dict[str, Any]:
                        panel(3, "alerts firing", 'ALERTS{alertstate="firing"}')]}
 
 
-def manifests(*, token: str, image: str | None = None, broken: bool = False,
+def kind_manifests(*, token: str, image: str | None = None, broken: bool = False,
               release: str = "kps") -> list[dict[str, Any]]:
     """Everything the verify applies; ``broken``: the ServiceMonitor names a port the Service lacks."""
     image = image or images.ref("monitoring-py")
@@ -132,7 +132,7 @@ def verify_plan(target: KubeTarget, *, token: str | None = None, load: bool = Tr
     k, n = target.kubectl, names(release)
     prom = f"/api/v1/namespaces/{namespace}/services/{n['prometheus_svc']}:http-web/proxy"
     recv = f"/api/v1/namespaces/{NAMESPACE}/services/{RECEIVER}:9095/proxy"
-    objs = manifests(token=token, broken=broken, release=release)
+    objs = kind_manifests(token=token, broken=broken, release=release)
     rule_groups = to_yaml({"groups": objs[6]["spec"]["groups"]})
     sel = f'job="{DEMO}", {RUN_LABEL}="{token}"'
 
