@@ -99,8 +99,11 @@ def test_extra_targets_and_rule_files_are_checked(kw: dict[str, str], fix: str) 
         ScrapeTarget(**kw)
     with pytest.raises(BadInput, match="rules.yml"):
         RuleFile("rules.yml", ())
-    with pytest.raises(BadInput, match="each job once"):
-        StackSpec(extra_targets=(ScrapeTarget("a", "x:1"), ScrapeTarget("a", "y:2")))
+    with pytest.raises(BadInput, match="one path per job"):
+        StackSpec(extra_targets=(ScrapeTarget("a", "x:1"), ScrapeTarget("a", "y:2", path="/m")))
+    two = configs.prometheus_config(StackSpec(extra_targets=(ScrapeTarget("a", "x:1"), ScrapeTarget("a", "y:2"))))
+    assert [j for j in two["scrape_configs"] if j["job_name"] == "a"] == [
+        {"job_name": "a", "static_configs": [{"targets": ["x:1"]}, {"targets": ["y:2"]}]}]
 
 
 def test_scrape_labels_are_what_docker_sd_keeps() -> None:

@@ -90,13 +90,13 @@ def prometheus_config(spec: StackSpec) -> dict[str, Any]:
                                   docker_job(spec)]
     if spec.has("blackbox"):
         jobs.append(blackbox_job(spec))
+    extra: dict[str, dict[str, Any]] = {}  # one job per name: Prometheus refuses a job_name twice
     for t in spec.extra_targets:
-        job: dict[str, Any] = {"job_name": t.job, "static_configs": [{"targets": [t.address]}]}
-        if t.labels:
-            job["static_configs"][0]["labels"] = dict(t.labels)
+        job = extra.setdefault(t.job, {"job_name": t.job, "static_configs": []})
+        job["static_configs"].append({"targets": [t.address], **({"labels": dict(t.labels)} if t.labels else {})})
         if t.path != "/metrics":
             job["metrics_path"] = t.path
-        jobs.append(job)
+    jobs += extra.values()
     return {
         "global": {"scrape_interval": spec.scrape_interval, "scrape_timeout": duration(spec.timeout_s),
                    "evaluation_interval": spec.evaluation_interval, "external_labels": {"stack": spec.name}},

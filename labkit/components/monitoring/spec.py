@@ -155,9 +155,11 @@ class StackSpec:
                 raise BadInput(f"{part} port", port, "1-65535, or 0 for any free port")
         object.__setattr__(self, "extra_targets", tuple(self.extra_targets))
         object.__setattr__(self, "extra_rules", tuple(self.extra_rules))
-        jobs = [t.job for t in self.extra_targets]
-        if len(set(jobs)) != len(jobs):
-            raise BadInput("extra scrape jobs", jobs, "each job once (Prometheus refuses a job_name twice)")
+        paths: dict[str, str] = {}
+        for t in self.extra_targets:  # targets of one job become one scrape job: they must share the path
+            if paths.setdefault(t.job, t.path) != t.path:
+                raise BadInput(f"metrics path of job {t.job}", t.path, f"{paths[t.job]} (one path per job)",
+                               fix="give targets with another path their own job name")
         names = [r.name for r in self.extra_rules]
         if len(set(names)) != len(names):
             raise BadInput("extra rule files", names, "each file name once")
