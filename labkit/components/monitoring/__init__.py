@@ -75,6 +75,7 @@ _EXPORTS = {
     "recordings": "cells", "ANCHORS": "cost", "leftovers": "cost", "TTD_CELLS": "cells", "COST_CELLS": "cells",
     "alert_path_figure": "lesson", "engine_plan": "lesson", "dashboard": "lesson", "ttd_chart": "lesson",
     "cost_chart": "lesson", "check_query": "lesson", "check_number": "lesson", "pick_runs": "lesson",
+    "recorded_rows": "lesson",
 }
 
 

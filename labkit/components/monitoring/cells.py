@@ -7,6 +7,7 @@ monitoring / ttd-fast     stop → alert at scrape 1s, eval 1s, for 0s, group_wa
 monitoring / ttd-default  the same at 5s / 5s / 10s / 0s                               -
 monitoring / ttd-slow     the same at 10s / 10s / 20s / 5s                             -
 monitoring-cost / sN-I    N synthetic series every I: CPU, RSS, WAL, block B/sample    s1k-<I>
+monitoring-cost / mixed-, gauge-10k-1s  the same, values that change less / randomly  s10k-1s
 monitoring-cost / load-N  N series at 1 s (pre-rendered bodies): does ingestion lag?   load-25k
 monitoring-cost / exp-*   node-exporter vs labkit's exporter: CPU and time per scrape  exp-node
 ========================= ============================================================ ==============
@@ -48,18 +49,20 @@ TTD_CELLS = {f"ttd-{k}": _cell("monitoring", f"ttd-{k}", f"stop → alert at {s.
 
 LOADS = {"s1k-5s": Load(1_000, "5s"), "s10k-5s": Load(10_000, "5s"), "s1k-1s": Load(1_000, "1s"),
          "s10k-1s": Load(10_000, "1s"), "s50k-1s": Load(50_000, "1s"),
+         "mixed-10k-1s": Load(10_000, "1s", kind="mixed"), "gauge-10k-1s": Load(10_000, "1s", kind="gauge"),
          "load-25k": Load(25_000, "1s", precomputed=True), "load-50k": Load(50_000, "1s", precomputed=True),
          "load-100k": Load(100_000, "1s", precomputed=True), "load-200k": Load(200_000, "1s", precomputed=True)}
 EXPORTERS = {"exp-node": "node-exporter", "exp-labkit": "container-exporter"}
 
 
 def _load_base(name: str, load: Load) -> str | None:
-    base = "load-25k" if name.startswith("load-") else f"s1k-{load.interval}"
+    base = "load-25k" if name.startswith("load-") else "s10k-1s" if load.kind != "counter" else f"s1k-{load.interval}"
     return None if base == name else base
 
 
 COST_CELLS = {name: _cell("monitoring-cost", name, f"{load.series:,} series every {load.interval}"
-                          + (" (pre-rendered bodies)" if load.precomputed else ""), _load_base(name, load),
+                          + (" (pre-rendered bodies)" if load.precomputed else "")
+                          + (f", {load.kind} values" if load.kind != "counter" else ""), _load_base(name, load),
                           "target>scrape>TSDB head>WAL>block",
                           {"series": load.series, "interval": load.interval, "kind": load.kind,
                            "targets": load.targets, "precomputed": load.precomputed})

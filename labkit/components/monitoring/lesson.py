@@ -156,15 +156,33 @@ def check_number(value: float | None, truth: float, *, tolerance: float = 0.5, w
     return f"✗ {value}: not quite (hint: add the intervals one by one, and round for up to whole evaluations)"
 
 
-def pick_runs(store: Any, suite: str, cells: Sequence[str]) -> list[str]:
-    """The newest recorded run of ``suite`` per cell in ``cells`` (replay mode)."""
-    out: list[str] = []
+def pick_runs(store: Any, suite: str, cells: Sequence[str]) -> dict[str, list[str]]:
+    """Replay mode: for each cell, the newest complete recorded run of ``suite`` that measured it
+    (``{run_id: [cells taken from it]}``, newest first)."""
+    out: dict[str, list[str]] = {}
+    wanted = list(cells)
     for run_id in reversed(store.run_ids()):
         meta = store.meta(run_id)
-        have = set(meta.get("params", {}).get("cells") or [])
-        if meta.get("suite") == suite and meta.get("status") == "complete" and have & set(cells) and run_id not in out:
-            out.append(run_id)
-            cells = [c for c in cells if c not in have]
-        if not cells:
+        have = [c for c in wanted if c in (meta.get("params", {}).get("cells") or [])]
+        if meta.get("suite") == suite and meta.get("status") == "complete" and have:
+            out[run_id] = have
+            wanted = [c for c in wanted if c not in have]
+        if not wanted:
             break
     return out
+
+
+def recorded_rows(store: Any, suite: str, cells: Sequence[str]) -> pd.DataFrame | None:
+    """The rows of the newest recorded measurement of each cell (None when nothing is recorded); each run used
+    is named with where and when it was measured."""
+    import pandas as pd
+
+    from labkit.targets.replay import describe
+
+    picked = pick_runs(store, suite, cells)
+    frames = []
+    for run_id, taken in picked.items():
+        print("replaying", describe(store, run_id), "— cells", ", ".join(taken))
+        rows = store.load([run_id])
+        frames.append(rows[rows["cell"].isin(taken)])
+    return pd.concat(frames, ignore_index=True) if frames else None
