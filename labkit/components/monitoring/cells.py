@@ -7,7 +7,7 @@ monitoring / ttd-fast     stop → alert at scrape 1s, eval 1s, for 0s, group_wa
 monitoring / ttd-default  the same at 5s / 5s / 10s / 0s                               -
 monitoring / ttd-slow     the same at 10s / 10s / 20s / 5s                             -
 monitoring-cost / sN-I    N synthetic series every I: CPU, RSS, WAL, block B/sample    s1k-<I>
-monitoring-cost / mixed-, gauge-10k-1s  the same, values that change less / randomly  s10k-1s
+monitoring-cost / *-10k-1s mixed (few change) or gauge (random floats) values at 10k   s10k-1s
 monitoring-cost / load-N  N series at 1 s (pre-rendered bodies): does ingestion lag?   load-25k
 monitoring-cost / exp-*   node-exporter vs labkit's exporter: CPU and time per scrape  exp-node
 ========================= ============================================================ ==============
