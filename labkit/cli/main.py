@@ -9,6 +9,7 @@
     labkit lab                    open JupyterLab at notebooks/00-start-here.ipynb
     labkit tools install NAME     fetch a pinned kind/kubectl/helm (sha256-verified)
     labkit bench net|storage      run a benchmark matrix and store the results
+    labkit logging up|down|status the engine tier's log collector and mtail, left running
     labkit runs | compare A B | report RUN
 """
 
@@ -156,6 +157,22 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine_stack(args: argparse.Namespace) -> int:
+    from labkit.components import get
+
+    comp = get(args.component)
+    if args.action == "up":
+        assert comp.engine_up is not None
+        print(comp.engine_up(**({"port": args.port} if args.port else {})))
+    elif args.action == "down":
+        assert comp.engine_down is not None
+        print(comp.engine_down())
+    else:
+        assert comp.engine_status is not None
+        print(comp.engine_status())
+    return 0
+
+
 def _tools_image() -> str:
     from labkit.versions import tools_image
 
@@ -287,6 +304,17 @@ def parser() -> argparse.ArgumentParser:
     vf.add_argument("--image", help="tools image the cluster can pull (default: the pinned labkit/tools)")
     vf.add_argument("--plan", action="store_true", help="print the steps only")
     vf.set_defaults(func=_verify)
+
+    from labkit.components import all_components
+
+    for comp in all_components():  # `labkit logging up|down|status`: a component's engine-tier stack
+        if comp.engine_up is None:
+            continue
+        st = sub.add_parser(comp.name, help=f"start or stop the {comp.title.lower()} engine stack (chapter "
+                            f"{comp.chapter[:2]})", description=(comp.engine_up.__doc__ or "").strip() or None)
+        st.add_argument("action", choices=["up", "down", "status"])
+        st.add_argument("--port", type=port, help="the stack's main port on 127.0.0.1 (refused when taken)")
+        st.set_defaults(func=_engine_stack, component=comp.name)
 
     from labkit.cli import bench as bench_cli
 

@@ -197,6 +197,10 @@ class Component:
     summary: str = ""  # the options, in a few words, for the chapter table
     live_on: str = "engine"  # where the chapter runs live: engine, kind, cluster
     binder: str = "read only"  # what works without Docker (Binder): read only, plans only, replay
+    # `labkit <name> up|down|status`: an engine-tier stack left running for the terminal (optional)
+    engine_up: Callable[..., str] | None = None  # keyword `port` when given; returns what to tell the user
+    engine_down: Callable[[], str] | None = None
+    engine_status: Callable[[], str] | None = None
 
     def option(self, name: str) -> Option:
         if self.options is None:
