@@ -15,6 +15,7 @@ options.py                kind tier: Fluent Bit → Loki; Promtail, Alloy, Fluen
 kube_verify.py            kind tier: the token found in Loki with its pod's labels; missing when stopped
 loki.py                   LogQL over Loki's HTTP API into a DataFrame (service proxy or URL)
 charts.py                 the log path drawn from the live system; loss/delay charts; the sizing anchor
+lab.py                    the chapter's live objects across notebook cells, removed together
 ========================= =====================================================================
 """
 
@@ -77,7 +78,7 @@ COMPONENT = Component("logging", "Logging", "06-logging", options=_options, up_f
                       engine_up=_up, engine_down=_down, engine_status=_status)
 
 _MODULES = ("drivers", "records", "collector", "emitter", "readback", "measure", "engine_cells", "verify", "faults",
-            "mtail", "stack", "options", "kube_verify", "loki", "charts")
+            "mtail", "stack", "options", "kube_verify", "loki", "charts", "lab")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
@@ -94,6 +95,7 @@ _EXPORTS = {
     "Loki": "loki",
     **{n: "charts" for n in ("log_path", "loss_chart", "delay_chart", "ceiling_chart", "sizing")},
     "CELLS": "engine_cells",
+    "Lab": "lab",
 }
 
 

@@ -47,13 +47,18 @@ def _cli_labels(scope: docker.Scope) -> list[str]:
     return [x for k, v in labels.items() for x in ("--label", f"{k}={v}")]
 
 
-def bad_inputs(scope: docker.Scope, *, runner: Runner | None = None) -> list[dict[str, Any]]:
-    """Each bad configuration: labkit's refusal (before anything is made) and dockerd's own verdict."""
+def bad_inputs(scope: docker.Scope, *, cases: list[str] | None = None,
+               runner: Runner | None = None) -> list[dict[str, Any]]:
+    """Each bad configuration (``cases``: some of them, by name): labkit's refusal (before anything is made) and
+    dockerd's own verdict, through the CLI a user types."""
     run = runner or default_runner()
     rows: list[dict[str, Any]] = []
-    cases = dict(bad_cases())
-    cases["journald (no journal here)"] = LogConfig("journald", {"mode": "blocking"})
-    for i, (case, cfg) in enumerate(cases.items()):
+    known = {**bad_cases(), "journald (no journal here)": LogConfig("journald", {"mode": "blocking"})}
+    for name in cases or []:
+        if name not in known:
+            raise BadInput("bad-input case", name, ", ".join(known))
+    chosen = {k: v for k, v in known.items() if cases is None or k in cases}
+    for i, (case, cfg) in enumerate(chosen.items()):
         try:
             drivers.check(cfg)
             labkit_says = "accepted" + ("" if cfg.driver != "journald" else f" ({drivers.journald_available()[1]})")
