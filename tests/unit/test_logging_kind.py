@@ -262,3 +262,40 @@ def test_options_not_installed_say_why(name: str, error: type[Exception], words:
     with pytest.raises(error) as info:
         options.option(name)
     assert words in str(info.value)
+
+
+# -- the kind tier's measurement, against a scripted cluster ---------------------------------------------------
+
+def test_measure_loki_counts_what_arrived_and_times_it_by_polls() -> None:
+    from labkit.components.logging import kube_measure
+    from tests.fakes import Clock
+
+    clock = Clock(start=1000.0)
+    polls = {"n": 0}
+
+    def answer(call: Call) -> Any:
+        text = urllib.parse.unquote_plus(" ".join(call.argv))
+        if "query_range" not in text:
+            return 0
+        polls["n"] += 1
+        token = re.search(r'\|= "([^"]+)"', text).group(1)  # type: ignore[union-attr]
+        seen = 2 if polls["n"] == 1 else 3
+        values = [[str(10**18 + s), json.dumps({"log": f"{token} seq={s} t={999.5 + s * 0.1:.9f} level=INFO pad=x\n",
+                                                "stream": "stdout"})] for s in range(seen)]
+        return json.dumps({"status": "success", "data": {"resultType": "streams", "result": [
+            {"stream": {"pod": "emit-0"}, "values": values}]}})
+
+    fake = ScriptedRunner(default=answer)
+    df = kube_measure.measure_loki(TARGET, image="labkit/logging-emitter:0.1.0", rates=(100,), count=4,
+                                   settle_s=30, runner=fake, clock=clock, sleep=clock.sleep)
+    row = df.iloc[0]
+    assert (row["sent"], row["stored"], row["loss_pct"]) == (4, 3, 25.0)  # seq 3 never arrived: lost, said so
+    assert row["delay_p50_ms"] > 0 and row["poll_ms"] == 1000
+    argvs = [" ".join(c.argv) for c in fake.calls]
+    assert any(a.startswith("kind load docker-image labkit/logging-emitter:0.1.0 --name labkit") for a in argvs)
+    pod = [yaml.safe_load_all(c.stdin) for c in fake.calls if c.stdin][0]
+    for obj in pod:
+        kubernetes_validate.validate(obj, MINORS[-1], strict=True)
+    assert argvs[-1].endswith("delete namespace labkit-measure-logging --ignore-not-found --wait=false")
+    with pytest.raises(BadInput):
+        kube_measure.measure_loki(TARGET, image="x", rates=(0,))

@@ -14,8 +14,11 @@ stack.py                  ``labkit logging up|down|status``: the collector and m
 options.py                kind tier: Fluent Bit → Loki; Promtail, Alloy, Fluentd, ELK explained
 kube_verify.py            kind tier: the token found in Loki with its pod's labels; missing when stopped
 loki.py                   LogQL over Loki's HTTP API into a DataFrame (service proxy or URL)
+kube_measure.py           kind tier: Fluent Bit into Loki, loss and delay at a few rates
 charts.py                 the log path drawn from the live system; loss/delay charts; the sizing anchor
 lab.py                    the chapter's live objects across notebook cells, removed together
+exercises.py              check-your-understanding: checks of the learner's answers against the live system
+evidence.py               the non-benchmark results recorded for replay (verify, rotation, faults, mtail)
 ========================= =====================================================================
 """
 
@@ -78,14 +81,15 @@ COMPONENT = Component("logging", "Logging", "06-logging", options=_options, up_f
                       engine_up=_up, engine_down=_down, engine_status=_status)
 
 _MODULES = ("drivers", "records", "collector", "emitter", "readback", "measure", "engine_cells", "verify", "faults",
-            "mtail", "stack", "options", "kube_verify", "loki", "charts", "lab")
+            "mtail", "stack", "options", "kube_verify", "loki", "charts", "lab", "exercises",
+            "evidence", "kube_measure")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
     **{n: "drivers" for n in ("LogConfig", "json_file", "local", "syslog", "journald", "syslog_tag", "check",
                               "journald_available", "drivers_table", "parse_size")},
     **{n: "records" for n in ("read_json", "read_rfc5424", "parse_rfc5424", "select", "parse_labels")},
-    "Collector": "collector",
+    **{n: "collector" for n in ("Collector", "collector_argv")},
     **{n: "emitter" for n in ("emit", "new_token", "docker_run_argv")},
     **{n: "measure" for n in ("PATHS", "burst", "delay", "rotation", "check_rotation_space")},
     **{n: "verify" for n in ("TokenCheck", "verify_token", "verify_missing_after_stop")},
@@ -93,9 +97,12 @@ _EXPORTS = {
     **{n: "mtail" for n in ("Mtail", "alert_rules", "scrape_config", "check_alert_rule")},
     **{n: "options" for n in ("OPTIONS", "INSTALLABLE", "option", "options_table", "LokiStack")},
     "Loki": "loki",
-    **{n: "charts" for n in ("log_path", "loss_chart", "delay_chart", "ceiling_chart", "sizing")},
+    "measure_loki": "kube_measure",
+    **{n: "charts" for n in ("log_path", "kind_path", "loss_chart", "app_chart", "delay_chart", "ceiling_chart",
+                             "sizing")},
     "CELLS": "engine_cells",
     "Lab": "lab",
+    **{n: "exercises" for n in ("ask", "check", "reveal")},
 }
 
 

@@ -80,6 +80,15 @@ def check_port(port: int) -> int:
     return port
 
 
+def collector_argv(port: int | str = "PORT", log_dir: str = "$PWD/logs") -> list[str]:
+    """The ``docker run`` that :meth:`Collector.up` does, as a person would type it (explain mode)."""
+    from labkit import images
+
+    return ["docker", "run", "-d", "--name", "collector", "--label", "io.labkit.managed=true",
+            "-p", f"127.0.0.1:{port}:{PORT}/tcp", "-p", f"127.0.0.1:{port}:{PORT}/udp", "-v", f"{log_dir}:/logs",
+            images.ref(IMAGE)]
+
+
 @dataclass
 class Collector:
     """A running collector: its container, published port and the host directory of its records."""

@@ -61,6 +61,10 @@ class Lab:
             self._mtail = self.do(Mtail.up, self.collector)
         return self._mtail
 
+    def leftovers(self) -> list[str]:
+        """Names of Docker objects of this lab's session still present (after ``close()``: none)."""
+        return [m.name for m in docker.managed(include_images=False) if m.session == self.session]
+
     def close(self) -> None:
         """Remove everything this lab made (never raises; safe to call twice)."""
         if not self.closed:
