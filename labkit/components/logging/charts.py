@@ -109,19 +109,18 @@ def ceiling_chart(summary: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def sizing(summary: pd.DataFrame, *, record_bytes: int = 644) -> pd.DataFrame:
-    """Loki's published monolithic sizing beside this host's measured ceilings, in GB/day, with the reason they
-    differ. ``record_bytes``: a 100-byte line as the collector's JSON record (computed from its template)."""
+def sizing(summary: pd.DataFrame, *, line_bytes: int = 100) -> pd.DataFrame:
+    """Loki's published monolithic sizing beside this host's measured ceilings, in GB/day of application log lines
+    (``line_bytes`` each, as the emitter wrote them), with the reason they differ."""
     import pandas as pd
 
     rows = [{"what": "Loki monolithic (published)", "GB/day": LOKI_MONOLITHIC_GB_PER_DAY,
              "measured": "no: a published figure", "source": LOKI_SIZING_SOURCE,
-             "why it differs": "a store's sustained ingest with indexing, compaction, retention and queries running"}]
+             "why it differs": "a store's sustained ingest, with indexing, compaction, retention and queries running"}]
     d = summary[(summary["metric"] == "stored_rate") & (summary["test"] == "burst-max")]
     for _, r in d.iterrows():
-        per_line = 100 if str(r["cell"]).startswith(("json-file", "local")) else record_bytes
-        rows.append({"what": f"{r['cell']} ceiling (this host)", "GB/day": r["median"] * per_line * 86400 / 1e9,
-                     "measured": "yes: a 2 s burst", "source": "the logging suite (burst-max)",
-                     "why it differs": f"one hop's burst ceiling on one host, {per_line} B per stored line; "
-                                       "no index, no queries, not sustained for a day"})
+        rows.append({"what": f"{r['cell']} ceiling (this host)", "GB/day": r["median"] * line_bytes * 86400 / 1e9,
+                     "measured": f"yes: burst-max, median of {int(r['n'])}", "source": "the logging suite",
+                     "why it differs": f"one hop's burst ceiling on one host ({line_bytes}-byte lines), stored as "
+                                       "files: no index, no queries, not sustained for a day"})
     return pd.DataFrame(rows)
