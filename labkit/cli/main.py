@@ -9,7 +9,7 @@
     labkit lab                    open JupyterLab at notebooks/00-start-here.ipynb
     labkit tools install NAME     fetch a pinned kind/kubectl/helm (sha256-verified)
     labkit bench net|storage      run a benchmark matrix and store the results
-    labkit logging up|down|status the engine tier's log collector and mtail, left running
+    labkit monitoring up|down|status   a component's engine-tier stack (chapter 05's Prometheus)
     labkit runs | compare A B | report RUN
 """
 
@@ -157,22 +157,6 @@ def _verify(args: argparse.Namespace) -> int:
     return 0
 
 
-def _engine_stack(args: argparse.Namespace) -> int:
-    from labkit.components import get
-
-    comp = get(args.component)
-    if args.action == "up":
-        assert comp.engine_up is not None
-        print(comp.engine_up(**({"port": args.port} if args.port else {})))
-    elif args.action == "down":
-        assert comp.engine_down is not None
-        print(comp.engine_down())
-    else:
-        assert comp.engine_status is not None
-        print(comp.engine_status())
-    return 0
-
-
 def _tools_image() -> str:
     from labkit.versions import tools_image
 
@@ -305,21 +289,44 @@ def parser() -> argparse.ArgumentParser:
     vf.add_argument("--plan", action="store_true", help="print the steps only")
     vf.set_defaults(func=_verify)
 
-    from labkit.components import all_components
-
-    for comp in all_components():  # `labkit logging up|down|status`: a component's engine-tier stack
-        if comp.engine_up is None:
-            continue
-        st = sub.add_parser(comp.name, help=f"start or stop the {comp.title.lower()} engine stack (chapter "
-                            f"{comp.chapter[:2]})", description=(comp.engine_up.__doc__ or "").strip() or None)
-        st.add_argument("action", choices=["up", "down", "status"])
-        st.add_argument("--port", type=port, help="the stack's main port on 127.0.0.1 (refused when taken)")
-        st.set_defaults(func=_engine_stack, component=comp.name)
-
     from labkit.cli import bench as bench_cli
 
     bench_cli.add_parsers(sub, bench=_bench, runs=_runs, compare=_compare, report=_report)
+    _engine_parsers(sub)
     return p
+
+
+def _engine_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """``labkit <component> up|down|status`` for every component with an engine-tier stack."""
+    from labkit.components import all_components
+
+    for comp in all_components():
+        if comp.engine_up is None:
+            continue
+        e = sub.add_parser(comp.name, help=f"the {comp.title.lower()} stack on the local engine: up, down, status",
+                           description=f"Start (or reuse), remove, or list the engine-tier {comp.title.lower()} stack "
+                           f"of chapter {comp.chapter}. Everything is labelled; `labkit clean` removes it too.")
+        e.add_argument("action", choices=["up", "down", "status"])
+        e.add_argument("--name", default="lab", help="stack name (default: lab)")
+        e.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                       help="a setting of the stack (repeatable), e.g. scrape_interval=5s or port.prometheus=9091")
+        e.set_defaults(func=_engine, component=comp.name)
+
+
+def _engine(args: argparse.Namespace) -> int:
+    from labkit.components import get
+
+    comp = get(args.component)
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadInput("--option", item, "KEY=VALUE", fix="e.g. --option scrape_interval=5s")
+        options[key] = value
+    action = {"up": comp.engine_up, "down": comp.engine_down, "status": comp.engine_status}[args.action]
+    assert action is not None
+    print(action(args.name, options))
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

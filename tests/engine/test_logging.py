@@ -184,12 +184,12 @@ def test_the_cli_stack_starts_reports_and_stops(tmp_path: Path, monkeypatch: pyt
                               env=env, timeout=300)
 
     try:
-        up = cli("up", "--port", str(port))
+        up = cli("up", "--option", f"port={port}", "--option", f"port.mtail={collector.free_port()}")
         assert up.returncode == 0, up.stderr
         assert f"syslog-address=tcp://127.0.0.1:{port}" in up.stdout and "job_name: labkit-mtail" in up.stdout
         status = cli("status")
         assert "lk-logging-collector   running" in status.stdout and "lk-logging-mtail       running" in status.stdout
-        again = cli("up", "--port", str(port))  # idempotent: the running stack is reported, not duplicated
+        again = cli("up")  # idempotent: the running stack is reported, not duplicated
         assert again.returncode == 0
     finally:
         down = cli("down")

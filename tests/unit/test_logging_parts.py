@@ -209,14 +209,16 @@ def test_logging_stack_verbs_are_registered_and_a_taken_port_is_refused(monkeypa
     cli = importlib.import_module("labkit.cli.main")
     from labkit.components.logging import collector
 
-    args = cli.parser().parse_args(["logging", "up", "--port", "5141"])
-    assert (args.component, args.action, args.port) == ("logging", "up", 5141)
+    args = cli.parser().parse_args(["logging", "up", "--option", "port=5141"])
+    assert (args.component, args.action, args.option) == ("logging", "up", ["port=5141"])
+    assert cli.main(["logging", "up", "--option", "colour=blue"]) == 2  # refused, with the choices
+    assert "port=N (the collector)" in capsys.readouterr().err
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         taken = s.getsockname()[1]
         monkeypatch.setattr("labkit.docker.container", lambda name: None)
-        assert cli.main(["logging", "up", "--port", str(taken)]) == 1
+        assert cli.main(["logging", "up", "--option", f"port={taken}"]) == 1
     err = capsys.readouterr().err
     assert f"port 127.0.0.1:{taken} is already in use" in err and "Fix:" in err
     assert collector.check_port(collector.free_port()) > 0

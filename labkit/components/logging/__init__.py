@@ -54,21 +54,21 @@ def _suites() -> list[Any]:
                   reps=lambda prof: 3 if prof.name == "quick" else 6)]
 
 
-def _up(**kw: Any) -> str:
+def _up(name: str = "lab", options: dict[str, str] | None = None) -> str:
     """Start the engine tier's log collector (rsyslog, 127.0.0.1:5140) and mtail (127.0.0.1:3903), left running;
-    `down` removes them, `status` says what runs."""
+    `down` removes them, `status` says what runs. Options: port=N (the collector), port.mtail=N."""
     from labkit.components.logging import stack
 
-    return stack.up(**{k: v for k, v in kw.items() if v is not None})
+    return stack.up(**stack.ports(options or {}))
 
 
-def _down() -> str:
+def _down(name: str = "lab", options: dict[str, str] | None = None) -> str:
     from labkit.components.logging import stack
 
     return stack.down()
 
 
-def _status() -> str:
+def _status(name: str = "lab", options: dict[str, str] | None = None) -> str:
     from labkit.components.logging import stack
 
     return "\n".join(f"{k:22} {v}" for k, v in stack.status().items())

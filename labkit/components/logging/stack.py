@@ -36,6 +36,21 @@ def _create(image: str, name: str, role: str, **kwargs: Any) -> Any:
     return box
 
 
+def ports(options: dict[str, str]) -> dict[str, int]:
+    """``--option port=N`` (the collector) and ``--option port.mtail=N``, checked; anything else is refused."""
+    from labkit.errors import BadInput
+
+    out: dict[str, int] = {}
+    for key, value in options.items():
+        if key not in ("port", "port.collector", "port.mtail"):
+            raise BadInput("logging stack option", key, "port=N (the collector), port.mtail=N",
+                           fix="e.g. labkit logging up --option port=5141")
+        if not value.isdigit() or not 1 <= int(value) <= 65535:
+            raise BadInput(key, value, "a TCP port, 1-65535")
+        out["metrics_port" if key == "port.mtail" else "port"] = int(value)
+    return out
+
+
 def status() -> dict[str, Any]:
     """Which of the two containers run, their addresses, and how many records the collector holds."""
     out: dict[str, Any] = {}
