@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.notebook]
 @pytest.mark.engine
 def test_logging_chapter_live_verifies_measures_and_leaves_nothing(docker_ready: None, tmp_path: Path) -> None:
     nb = execute("06-logging", tmp_path, mode="live", cells="json-file,json-file-nb",
-                 tests="burst-max", reps=2, seconds=0.5, out_dir=str(tmp_path / "store"))
+                 tests="burst-max", reps=2, seconds=0.5, loop="off", out_dir=str(tmp_path / "store"))
     text = outputs(nb)
     assert "mode: live" in text
     assert "FOUND: token V-" in text and text.count("MISSING: token X-") == 2       # the verify, and its failure

@@ -94,7 +94,7 @@ _EXPORTS = {
     **{n: "measure" for n in ("PATHS", "burst", "delay", "rotation", "check_rotation_space")},
     **{n: "verify" for n in ("TokenCheck", "verify_token", "verify_missing_after_stop")},
     **{n: "faults" for n in ("bad_inputs", "down_at_start", "mid_stream", "logs_while_down")},
-    **{n: "mtail" for n in ("Mtail", "alert_rules", "scrape_config", "check_alert_rule")},
+    **{n: "mtail" for n in ("Mtail", "alert_rules", "scrape_config", "check_alert_rule", "alert_loop")},
     **{n: "options" for n in ("OPTIONS", "INSTALLABLE", "option", "options_table", "LokiStack")},
     "Loki": "loki",
     "measure_loki": "kube_measure",

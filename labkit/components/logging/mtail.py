@@ -108,6 +108,53 @@ class Mtail:
         return got, time.monotonic() - t0
 
 
+    def connect(self, network: str) -> None:
+        """Join ``network`` too (another chapter's Prometheus scrapes ``<name>:3903`` there)."""
+        from labkit._run import default_runner
+
+        default_runner().run(["docker", "network", "connect", network, self.box.name], timeout=60)
+
+    def disconnect(self, network: str) -> None:
+        from labkit._run import default_runner
+
+        default_runner().run(["docker", "network", "disconnect", "-f", network, self.box.name], timeout=60,
+                             check=False)
+
+
+def alert_loop(scope: docker.Scope, collector: Collector, m: Mtail, monitoring: Any, *,
+               timeout: float = 180.0) -> dict[str, Any]:
+    """Close the loop with chapter 05: its engine stack scrapes this mtail and loads this rule; an app logs one
+    ERROR line a second until the alert reaches the stack's webhook receiver. ``monitoring`` is chapter 05's
+    public module (``labkit.monitoring``): StackSpec, ScrapeTarget, RuleFile, EngineStack."""
+    from labkit.components.logging import drivers, emitter
+
+    spec = monitoring.StackSpec(
+        name=f"lk06-{scope.session[:6]}", parts=(), scrape_interval="5s", evaluation_interval="5s",
+        extra_targets=(monitoring.ScrapeTarget("labkit-mtail", f"{m.box.name}:{PORT}"),),
+        extra_rules=(monitoring.RuleFile("logging.yml", tuple(alert_rules()["groups"])),))
+    with monitoring.EngineStack(spec) as stack:
+        m.connect(stack.network)
+        try:
+            t0 = time.time()
+            app = emitter.emit(scope, drivers.syslog(collector.address()), count=int(timeout * 10), rate=10,
+                               error_every=10, summary=False)
+            try:
+                while time.time() - t0 < timeout:
+                    for rec in stack.received():
+                        for a in rec["payload"].get("alerts", []):
+                            labels = a.get("labels", {})
+                            if a.get("status") == "firing" and labels.get("container") == app.name \
+                                    and labels.get("alertname") == "LabkitContainerLogErrors":
+                                return {"fired": True, "seconds": rec["received_at"] - t0, "labels": labels,
+                                        "summary": a.get("annotations", {}).get("summary")}
+                    time.sleep(1)
+                return {"fired": False, "seconds": timeout, "labels": {}, "summary": "not received"}
+            finally:
+                app.remove()
+        finally:
+            m.disconnect(stack.network)
+
+
 def _get(url: str) -> str | None:
     try:
         with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - a fixed http://127.0.0.1 URL
