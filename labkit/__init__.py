@@ -29,6 +29,7 @@ PUBLIC = {
     "network": "labkit.components.network", "storage": "labkit.components.storage",
     "units": "labkit.units", "progress": "labkit.progress",
     "monitoring": "labkit.components.monitoring",
+    "logging": "labkit.components.logging",
 }
 
 

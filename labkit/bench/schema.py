@@ -67,6 +67,18 @@ METRICS: dict[str, tuple[str, bool]] = {
     "exporter_cpu_ms_per_scrape": ("ms", False),
     "exporter_scrape_ms": ("ms", False),
     "exporter_series": ("count", False),
+    # logging (chapter 06): delivery delay, loss under bursts, and what the app felt
+    "delay_p50_ms": ("ms", False),
+    "delay_p99_ms": ("ms", False),
+    "to_collector_p50_ms": ("ms", False),  # syslog: emit -> rsyslog's receive stamp (the transport part)
+    "seen_ratio": ("ratio", True),  # lines the reader saw / lines sent
+    "loss_pct": ("%", False),
+    "lost_lines": ("count", False),
+    "app_rate": ("lines/s", True),  # what the app achieved (blocking mode holds it to the path's speed)
+    "write_p50_us": ("us", False),  # the app's own write(2) latency on stdout
+    "write_p99_us": ("us", False),
+    "write_max_ms": ("ms", False),
+    "stored_rate": ("lines/s", True),  # lines stored / (last stored - first sent): the throughput ceiling
 }
 
 #: Headline metrics: the ones the regression gate and the noisy-session check judge.
