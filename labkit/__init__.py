@@ -28,6 +28,7 @@ PUBLIC = {
     "engine": "labkit.components.engine", "orchestration": "labkit.components.orchestration",
     "network": "labkit.components.network", "storage": "labkit.components.storage",
     "units": "labkit.units", "progress": "labkit.progress",
+    "mesh": "labkit.components.mesh",
 }
 
 
