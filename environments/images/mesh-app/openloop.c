@@ -187,12 +187,17 @@ static double pct(double *v, long n, double p) {
     long k = (long)ceil(p / 100.0 * (double)n) - 1; if (k < 0) k = 0; if (k >= n) k = n - 1;
     return v[k];
 }
+static void print_num(const char *key, double x) {   /* JSON has no NaN: an empty distribution prints null */
+    if (isnan(x)) printf("\"%s\":null", key); else printf("\"%s\":%.4f", key, x);
+}
 static void print_dist(const char *name, double *v, long n, int last) {
     qsort(v, (size_t)n, sizeof *v, cmp);
     double sum = 0; for (long k = 0; k < n; k++) sum += v[k];
-    printf("\"%s\":{\"n\":%ld,\"p50\":%.4f,\"p90\":%.4f,\"p99\":%.4f,\"p999\":%.4f,\"max\":%.4f,\"mean\":%.4f}%s",
-           name, n, pct(v, n, 50), pct(v, n, 90), pct(v, n, 99), pct(v, n, 99.9), n ? v[n - 1] : NAN,
-           n ? sum / (double)n : NAN, last ? "" : ",");
+    printf("\"%s\":{\"n\":%ld,", name, n);
+    print_num("p50", pct(v, n, 50)); putchar(','); print_num("p90", pct(v, n, 90)); putchar(',');
+    print_num("p99", pct(v, n, 99)); putchar(','); print_num("p999", pct(v, n, 99.9)); putchar(',');
+    print_num("max", n ? v[n - 1] : NAN); putchar(','); print_num("mean", n ? sum / (double)n : NAN);
+    printf("}%s", last ? "" : ",");
 }
 
 static void usage(void) {
@@ -220,6 +225,7 @@ int main(int argc, char **argv) {
     }
     if (!cfg.host || cfg.port <= 0 || cfg.rate <= 0 || cfg.duration <= 0 || cfg.conns <= 0) usage();
     if (cfg.duration > SERIES_MAX - 10) { fprintf(stderr, "duration too long\n"); return 2; }
+    if (cfg.warmup < 0 || cfg.warmup >= cfg.duration) { fprintf(stderr, "the warm-up must be shorter than the duration\n"); return 2; }
 
     struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *ai;
     char portstr[16]; snprintf(portstr, sizeof portstr, "%d", cfg.port);

@@ -14,6 +14,8 @@ baseline.py               no proxy, and HAProxy on each side: what the mesh is c
 loadgen.py                labkit's open-loop generator (C) and its self-check ("unavailable: why")
 usage.py                  CPU and memory per proxy, from the container's cgroup
 cells.py                  the bench suite ``mesh``: cells floor, none, haproxy, envoy, envoy-mtls; rate tests
+proof.py                  the generator proved first: its floor, then a known delay
+record.py                 the recorded evidence (verify, control plane, faults) for replay
 faults.py                 a sidecar killed mid-measurement, a bad certificate, an impossible rate, bad input
 control.py                the control plane, timed: static vs watched file vs labkit-xds
 anchors.py                the published figures (Istio, Linkerd 2021) and why ours differ
@@ -24,6 +26,7 @@ exercises.py              check-your-understanding questions, checked against th
 kind.py                   kind tier: Linkerd (edge) and Istio (sidecar, ambient) options, plans with sources
 kind_objects.py           kind tier: the lab namespace, workloads and policies; the verify plan
 kind_certs.py             kind tier: Linkerd's trust anchor and issuer as files (``python -m`` it)
+kind_bench.py             kind tier: the same open-loop generator against Linkerd/Istio and no mesh; cAdvisor CPU
 provenance.py             the Envoy wheel's chain of custody (what is verified, what is not)
 ========================= =====================================================================
 """
@@ -52,8 +55,8 @@ def _suites() -> list[Any]:
                                 seconds=request.duration_s)
 
     def elsewhere(request: Any) -> Any:
-        raise Unavailable("the mesh suite measures the engine-tier mesh; on kind, mesh.kind_measure_plan runs the same "
-                          "generator against Linkerd or Istio", fix="use target='engine'")
+        raise Unavailable("the mesh suite measures the engine-tier mesh; on kind, mesh.kind_measure(target, option) "
+                          "runs the same generator against Linkerd or Istio", fix="use target='engine'")
 
     other = TargetCells(elsewhere, cells.open_cell)
     return [Suite("mesh", "mesh", "service mesh: latency and resource tax of a proxy at fixed rates", tests,
@@ -85,7 +88,7 @@ COMPONENT = Component("mesh", "Service mesh", "07-mesh", options=_options, up_fl
 
 _MODULES = ("identity", "envoy", "xds_server", "pki", "spec", "pods", "mesh", "wire", "verify", "baseline", "loadgen",
             "usage", "cells", "faults", "control", "anchors", "stack", "lab", "picture", "exercises", "kind",
-            "kind_objects", "kind_certs", "provenance")
+            "kind_objects", "kind_certs", "kind_bench", "provenance", "proof", "record")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
@@ -106,7 +109,9 @@ _EXPORTS = {
     **{n: "exercises" for n in ("ask", "check", "reveal", "QUESTIONS")},
     **{n: "kind" for n in ("OPTIONS", "INSTALLABLE", "option", "options_table", "Linkerd", "Istio")},
     **{n: "kind_objects" for n in ("lab_manifests", "verify_plan")},
-    **{n: "provenance" for n in ("ENVOY", "provenance_table")},
+    "kind_measure": "kind_bench",
+    **{n: "provenance" for n in ("ENVOY", "provenance_table", "running_version")},
+    "prove": "proof",
 }
 
 

@@ -86,6 +86,9 @@ class MeshOption(Option):
                     Cmd((target.helm_bin, "repo", "add", str(self.pin["repo_name"]), str(self.pin["repo"]),
                          "--force-update")), why="the charts are published there", source=source)
 
+    def before_create(self, cfg: ClusterConfig) -> list[Plan]:
+        return [objects.build_plan()]  # the verify's pods run labkit's mesh-app image, loaded into the nodes
+
     def verify(self, target: KubeTarget, *, image: str, cfg: ClusterConfig | None = None) -> Plan:
         return objects.verify_plan(target, self.name, image=image)
 

@@ -5,7 +5,8 @@ Namespace ``mesh-lab`` is meshed the option's way (Linkerd: ``linkerd.io/inject`
 callers (Linkerd ``all-authenticated`` + Server/AuthorizationPolicy; Istio STRICT PeerAuthentication +
 AuthorizationPolicy). ``echo`` answers with the request headers; ``client`` (ServiceAccount client) may call it,
 ``intruder`` (ServiceAccount other, also meshed) may not; ``plain-client`` in the unmeshed ``mesh-plain`` has no
-proxy at all. Every pod runs labkit's mesh-app image (the engine tier's echo, probe, openloop and tcpdump), built
+proxy at all (and ``echo.mesh-plain``, unmeshed too, is the measurement's no-mesh baseline). Every pod runs
+labkit's mesh-app image (the engine tier's echo, probe, openloop and tcpdump), built
 locally and loaded into the nodes.
 """
 
@@ -23,6 +24,7 @@ from labkit.targets.kube import KubeTarget
 NS, PLAIN_NS = "mesh-lab", "mesh-plain"
 LABELS = {"io.labkit.managed": "true", "io.labkit.role": "mesh-lab"}
 TOKEN = "LABKIT-WIRE-TOKEN"
+WORKLOADS = ((NS, "echo"), (NS, "client"), (NS, "intruder"), (PLAIN_NS, "plain-client"), (PLAIN_NS, "echo"))
 MESHING = {"linkerd": ({"linkerd.io/inject": "enabled",
                         "config.linkerd.io/default-inbound-policy": "all-authenticated"}, {}),
            "istio": ({}, {"istio-injection": "enabled"}),
@@ -97,9 +99,11 @@ def lab_manifests(option: str, image: str | None = None) -> list[dict[str, Any]]
             for sa in ("echo", "client", "other")]
     out += [_deploy("echo", NS, "echo", image, serve=True), _deploy("client", NS, "client", image, serve=False),
             _deploy("intruder", NS, "other", image, serve=False), _deploy("plain-client", PLAIN_NS, "default", image,
-                                                                          serve=False)]
-    out.append({"apiVersion": "v1", "kind": "Service", "metadata": _meta("echo", NS),
-                "spec": {"selector": {"app": "echo"}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}})
+                                                                          serve=False),
+            _deploy("echo", PLAIN_NS, "default", image, serve=True)]
+    out += [{"apiVersion": "v1", "kind": "Service", "metadata": _meta("echo", ns),
+             "spec": {"selector": {"app": "echo"}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
+            for ns in (NS, PLAIN_NS)]
     return out + policies(option)
 
 
@@ -123,16 +127,18 @@ def verify_plan(target: KubeTarget, option: str, *, image: str | None = None) ->
     from labkit.components.mesh.kind import kind_doc
 
     k, img = target.kubectl, app_image()
-    mine = "labkit: the lab's own workloads and policies (labkit.components.mesh.kind_objects), written to the API "
+    mine = "labkit: the lab's own workloads and policies (labkit.components.mesh.kind_objects)"
     plan = Plan(f"Verify {option}: identity, strict mTLS, the wire").add(
-        Step(f"Load {img} into the nodes", Cmd((target.kind, "load", "docker-image", img, "--name", target.name)),
+        Step(f"Load {img} into the nodes",
+             Cmd((target.kind, "load", "docker-image", img, "--name", target.kind_cluster or target.name)),
              why="copies labkit's image into containerd on every node: pods start without a registry", timeout=600,
              source=kind_doc("site/content/docs/user/quick-start.md")),
         Step("Create the lab: namespaces, workloads, policies", Cmd(k("apply", "-f", "-"),
                                                                      stdin=to_yaml(lab_manifests(option, img))),
-             why="mesh-lab is meshed and strict; mesh-plain is not", source=mine + "the upstream policy types"),
-        *[rollout_step(target, ns, f"deployment/{d}", 300, f"Wait for {d}", source=mine + "and waited for")
-          for ns, d in ((NS, "echo"), (NS, "client"), (NS, "intruder"), (PLAIN_NS, "plain-client"))])
+             why="mesh-lab is meshed and strict; mesh-plain is not", source=mine + ", in the meshes' own policy types"),
+        *[rollout_step(target, ns, f"deployment/{d}", 300, f"Wait for {d} ({ns})",
+                       source=mine + ", waited for before they are probed")
+          for ns, d in WORKLOADS])
     if option == "istio-ambient":
         plan.add(Step("The echo pod is captured by ztunnel (no sidecar)", Cmd(k(
             "get", "pod", "-n", NS, "-l", "app=echo", "-o",
@@ -151,14 +157,14 @@ def verify_plan(target: KubeTarget, option: str, *, image: str | None = None) ->
     plan.add(
         Step("A meshed call: the server saw the client's identity", Cmd(_probe(target, NS, "client", "/whoami")),
              expect="200 and the client's identity", expect_match=IDENTITY[option], retries=5, retry_delay=3,
-             source=mine + "probed through the mesh"),
+             source=mine + ", probed through the mesh"),
         Step("A plaintext client (no proxy) is refused", Cmd(_probe(target, PLAIN_NS, "plain-client", "/plain")),
              expect="403 from the proxy, or the connection closed", expect_match=r'"ok": false', retries=3,
              source=(LINKERD_DOCS + "features/server-policy.md" if option == "linkerd" else
                      "https://github.com/istio/istio/blob/1.30.3/manifests/charts/base/files/crd-all.gen.yaml")),
         Step("A meshed client with the wrong identity is refused", Cmd(_probe(target, NS, "intruder", "/steal")),
              expect="403, or the connection closed (ambient: L4)", expect_match=r'"ok": false', retries=3,
-             source=mine + "refused by the AuthorizationPolicy above"))
+             source=mine + ", refused by the AuthorizationPolicy above"))
     if option == "istio-ambient":
         plan.add(Step("ztunnel logged the client's identity", Cmd(k(
             "logs", "-n", "istio-system", "-l", "app=ztunnel", "--tail=500")),

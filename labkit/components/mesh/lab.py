@@ -15,6 +15,7 @@ to its start (no meshes) and keeps the built images.
 from __future__ import annotations
 
 import atexit
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -60,7 +61,15 @@ class Lab:
         return self.meshes[name]
 
     def leftovers(self) -> list[str]:
-        """Names of Docker objects of this lab's session still present (after ``close()``: none)."""
+        """Names of Docker objects of this lab's session still present (after ``close()``: none).
+
+        Listing races with other people's removals on a shared daemon (a container listed, then gone before it
+        is inspected): such a listing is simply taken again."""
+        for _ in range(4):
+            try:
+                return [m.name for m in docker.managed(include_images=False) if m.session == self.session]
+            except docker.NoSuchObject:
+                time.sleep(0.2)
         return [m.name for m in docker.managed(include_images=False) if m.session == self.session]
 
     def close(self) -> None:

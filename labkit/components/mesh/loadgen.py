@@ -38,6 +38,11 @@ class Load:
     max_lag_ms: float = 1.0
     path: str = "/"
 
+    def __post_init__(self) -> None:
+        if not 0 <= self.warmup < self.seconds:
+            raise MeshError(f"warm-up {self.warmup:g} s must be shorter than the run ({self.seconds:g} s): only "
+                            "requests after the warm-up are measured")
+
     def argv(self, host: str, port: int) -> list[str]:
         return ["openloop", "-h", host, "-p", str(port), "-r", f"{self.rate:g}", "-d", f"{self.seconds:g}",
                 "-w", f"{self.warmup:g}", "-c", str(self.conns), "-t", str(self.timeout_ms),
@@ -51,8 +56,8 @@ def run(box: Any, host: str, port: int, load: Load, *, timeout: float | None = N
         raise MeshError(f"rate {load.rate:g} req/s is outside 0 < rate <= {MAX_RATE}")
     res = docker.exec_in(box, load.argv(host, port), timeout=timeout or load.seconds + load.timeout_ms / 1000 + 30,
                          quiet=quiet)
-    try:
-        out = dict(json.loads(res.stdout))
+    try:  # images built before openloop printed null for an empty distribution printed nan
+        out = dict(json.loads(res.stdout.replace(":nan", ":NaN")))
     except ValueError as exc:
         raise MeshError(f"openloop in {box.name} printed no result (exit {res.returncode}): "
                         f"{(res.stderr or res.stdout).strip()[-300:]}") from exc
@@ -87,6 +92,8 @@ def check(out: dict[str, Any], limit_ms: float = 1.0) -> dict[str, Any]:
     if out.get("errors_total"):
         raise MeshError(f"{out['errors_total']} of {out.get('scheduled')} requests failed: "
                         f"{failures(out.get('errors', {}))}")
+    if not out.get("latency_ms", {}).get("n"):
+        raise MeshError("no request was measured after the warm-up (the run was too short for its rate)")
     why = refusal(out, limit_ms)
     if why:
         raise GeneratorRefused(why, fix="measure on a quieter machine (other load shares its cores), or a lower rate; "

@@ -192,6 +192,10 @@ class Mesh:
                  "labels": {"mesh": self.prefix, "workload": p.name}, "network": self.network,
                  "host_address": f"127.0.0.1:{p.admin_port}"} for p in self.pods.values() if p.sidecar is not None]
 
+    def scrape(self, workload: str = "client") -> str:
+        """What Prometheus gets from ``workload``'s sidecar: ``/stats/prometheus`` (text exposition)."""
+        return pods.admin_get(self.pod(workload), "/stats/prometheus")
+
     def scrape_config(self) -> dict[str, Any]:
         """The Prometheus ``scrape_configs`` entry for :meth:`prometheus_targets`."""
         return {"job_name": "envoy-sidecars", "metrics_path": "/stats/prometheus", "static_configs": [

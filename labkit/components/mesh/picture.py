@@ -60,6 +60,10 @@ class Svg:
     def _repr_svg_(self) -> str:
         return self.render()
 
+    def __repr__(self) -> str:  # what a text-only output shows (papermill logs): the title, not the markup
+        title = next((p.split(">", 1)[1].split("<", 1)[0] for p in self.parts if "font-weight" in p), "")
+        return f"<SVG picture {self.width}×{self.height}: {title}>"
+
     def save(self, path: str | Path) -> Path:
         out = Path(path)
         out.write_text(self.render())
