@@ -283,10 +283,13 @@ def test_unknown_retired_and_engine_only_meshes() -> None:
 
 # -- the tax on kind, against a scripted cluster --------------------------------------------------------------------
 
-CADVISOR = ('container_cpu_usage_seconds_total{{container="linkerd-proxy",namespace="mesh-lab",pod="echo-7d-x"}} {cpu}\n'
-            'container_cpu_usage_seconds_total{{container="linkerd-proxy",namespace="mesh-lab",pod="client-5f-y"}} {cpu}\n'
-            'container_cpu_usage_seconds_total{{container="echo",namespace="mesh-lab",pod="echo-7d-x"}} 99\n'
-            'container_memory_working_set_bytes{{container="linkerd-proxy",namespace="mesh-lab",pod="echo-7d-x"}} 20971520\n')
+def cadvisor_text(cpu: float) -> str:
+    """cAdvisor's exposition, as the kubelet serves it (two proxies, one app container that must not count)."""
+    series = 'container_{m}{{container="{c}",namespace="mesh-lab",pod="{p}"}} {v}'
+    return "\n".join([series.format(m="cpu_usage_seconds_total", c="linkerd-proxy", p="echo-7d-x", v=cpu),
+                      series.format(m="cpu_usage_seconds_total", c="linkerd-proxy", p="client-5f-y", v=cpu),
+                      series.format(m="cpu_usage_seconds_total", c="echo", p="echo-7d-x", v=99),
+                      series.format(m="memory_working_set_bytes", c="linkerd-proxy", p="echo-7d-x", v=20971520)])
 
 
 def test_kind_measure_runs_openloop_in_both_paths_interleaved_and_reads_proxy_cpu_from_cadvisor() -> None:
@@ -299,7 +302,7 @@ def test_kind_measure_runs_openloop_in_both_paths_interleaved_and_reads_proxy_cp
     cpu = iter([10.0, 10.5] * 10)
     runner = ScriptedRunner({
         ("get", "pods", "-n", "mesh-lab"): "kind-worker kind-worker",
-        ("get", "--raw"): lambda call: CADVISOR.format(cpu=next(cpu)),
+        ("get", "--raw"): lambda call: cadvisor_text(next(cpu)),
         ("deploy/plain-client",): ok,
         ("deploy/client",): late,
     })

@@ -270,8 +270,8 @@ def test_failed_requests_are_the_news_even_when_the_generator_was_late() -> None
 def test_rate_tests_by_name(name: str, allowed: bool) -> None:
     if allowed:
         t = cells.rate_tests([name], seconds=2)[0]
-        assert (t.rate, t.seconds, t.warmup, t.budget_s) == (500, 2, 0.5, 5.5) and t.load.argv("h", 1)[:6] == ["openloop", "-h", "h",
-                                                                                               "-p", "1", "-r"]
+        assert (t.rate, t.seconds, t.warmup, t.budget_s) == (500, 2, 0.5, 5.5)
+        assert t.load.argv("h", 1)[:6] == ["openloop", "-h", "h", "-p", "1", "-r"]
     else:
         with pytest.raises(BadInput):
             cells.rate_tests([name])
@@ -375,3 +375,22 @@ def test_a_warm_up_as_long_as_the_run_is_refused_and_an_empty_distribution_is_no
     empty = _run("ok") | {"latency_ms": {"n": 0, "p50": None, "p99": None, "p999": None}}
     with pytest.raises(spec.MeshError, match="no request was measured"):
         loadgen.check(empty, limit_ms=1000)
+
+
+def test_a_static_mesh_refuses_live_changes_and_a_bad_split_is_refused() -> None:
+    from labkit.components.mesh.mesh import Mesh, parse_call
+
+    static = Mesh(spec.MeshSpec(versions=2), "p", "n", pki.mesh_pki(["client"]))
+    with pytest.raises(spec.MeshError, match="static") as err:
+        static.split({"server-v1": 50, "server-v2": 50})
+    assert "control='xds'" in (err.value.fix or "")
+    dynamic = Mesh(spec.MeshSpec(versions=2, control="file"), "p", "n", pki.mesh_pki(["client"]))
+    for bad in ({"server-v3": 100}, {"server-v1": 0, "server-v2": 0}, {"server-v1": -1, "server-v2": 2}):
+        with pytest.raises(spec.MeshError, match="bad split"):
+            dynamic.split(bad)
+    with pytest.raises(spec.MeshError, match="retry count"):
+        dynamic.retries(11)
+    call = parse_call(json.dumps({"ok": True, "status": 200, "body": json.dumps({
+        "service": "server", "version": "v2", "headers": {"x-forwarded-client-cert": "By=a;Hash=b;URI=spiffe://x/sa/c"}})}))
+    assert (call.served_by, call.identity) == ("server-v2", "spiffe://x/sa/c")
+    assert parse_call("").error == "the probe printed nothing"

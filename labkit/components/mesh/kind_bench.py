@@ -97,8 +97,8 @@ def kind_measure(target: KubeTarget, option: str, *, rates: tuple[int, ...] = (1
             for path in (("none", "mesh") if rep % 2 == 0 else ("mesh", "none")):  # interleaved
                 ns, deploy, host = PATHS[path]
                 before = cadvisor(target, run, nodes, option) if path == "mesh" else None
-                argv = list(target.kubectl("exec", "-n", ns, f"deploy/{deploy}", "--", *loadgen.Load(
-                    rate, seconds).argv(host, 8080)))
+                load = loadgen.Load(rate, seconds, warmup=min(1.0, seconds / 4))
+                argv = list(target.kubectl("exec", "-n", ns, f"deploy/{deploy}", "--", *load.argv(host, 8080)))
                 res = run.run(argv, timeout=seconds + 120, check=False)
                 out = json.loads(res.stdout) if res.stdout.strip().startswith("{") else {
                     "errors_total": 1, "errors": {f"kubectl exec: {res.stderr.strip()[-200:]}": 1}}

@@ -15,11 +15,11 @@ to its start (no meshes) and keeps the built images.
 from __future__ import annotations
 
 import atexit
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from labkit import docker
+from labkit.components.mesh import pods
 from labkit.components.mesh.mesh import Mesh
 from labkit.components.mesh.spec import MeshSpec
 from labkit.signals import terminating
@@ -65,12 +65,7 @@ class Lab:
 
         Listing races with other people's removals on a shared daemon (a container listed, then gone before it
         is inspected): such a listing is simply taken again."""
-        for _ in range(4):
-            try:
-                return [m.name for m in docker.managed(include_images=False) if m.session == self.session]
-            except docker.NoSuchObject:
-                time.sleep(0.2)
-        return [m.name for m in docker.managed(include_images=False) if m.session == self.session]
+        return [m.name for m in pods.managed(self.session)]
 
     def close(self) -> None:
         """Remove everything this lab made (never raises; safe to call twice)."""

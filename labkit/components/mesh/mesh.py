@@ -251,6 +251,7 @@ class Mesh:
 
     def split(self, weights: dict[str, int]) -> Applied:
         """Send ``weights`` of the traffic to each version (``{"server-v1": 90, "server-v2": 10}``), live."""
+        self._require_dynamic(f"split {weights}")
         unknown = set(weights) - set(self.spec.split)
         if unknown or not weights or sum(weights.values()) <= 0 or min(weights.values()) < 0:
             raise MeshError(f"bad split {weights}: non-negative weights for {', '.join(self.spec.split)}, not all 0")
@@ -259,15 +260,18 @@ class Mesh:
 
     def retries(self, n: int) -> Applied:
         """Retry failed requests (5xx, reset, connect failure) up to ``n`` times, live (0: off)."""
-        if not isinstance(n, int) or not 0 <= n <= 10:
+        self._require_dynamic(f"retries {n}")
+        if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= 10:
             raise MeshError(f"bad retry count {n!r}: a whole number from 0 to 10")
         self.routing["retries"] = n
         return self._change(f"retries {n}", "/labkit/retries", {"num_retries": n})
 
-    def _change(self, what: str, path: str, body: dict[str, Any]) -> Applied:
+    def _require_dynamic(self, what: str) -> None:
         if self.spec.control == "static":
             raise MeshError(f"{what}: this mesh's routes are static (inline in the bootstrap): a change needs new "
                             "sidecars", fix="bring the mesh up with control='file' or control='xds'")
+
+    def _change(self, what: str, path: str, body: dict[str, Any]) -> Applied:
         if self.spec.control == "file":
             return self._apply(what, self._file_change(self.routing["split"], self.routing["retries"]))
         return self._apply(what, lambda: self.xds_post(path, body) and None)

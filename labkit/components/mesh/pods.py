@@ -51,6 +51,17 @@ class Pod:
         return f"http://127.0.0.1:{self.admin_port}"
 
 
+def managed(session: str) -> list[docker.Managed]:
+    """The labelled objects of ``session``. Listing races with other people's removals on a shared daemon (listed,
+    then gone before it is inspected: NoSuchObject); such a listing is taken again."""
+    for _ in range(5):
+        try:
+            return [m for m in docker.managed(include_images=False) if m.session == session]
+        except docker.NoSuchObject:
+            time.sleep(0.2)
+    return [m for m in docker.managed(include_images=False) if m.session == session]
+
+
 def images() -> tuple[str, str]:
     """(app image, sidecar image): built from versions.yaml when missing."""
     from labkit import images as lab_images

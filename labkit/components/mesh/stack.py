@@ -37,7 +37,9 @@ class StackScope(docker.Scope):
 
 
 def _objects() -> list[docker.Managed]:
-    return [m for m in docker.managed(include_images=False) if m.session == SESSION]
+    from labkit.components.mesh.pods import managed
+
+    return managed(SESSION)
 
 
 def _spec(options: Mapping[str, str] | None) -> MeshSpec:
