@@ -394,3 +394,15 @@ def test_a_static_mesh_refuses_live_changes_and_a_bad_split_is_refused() -> None
         "service": "server", "version": "v2", "headers": {"x-forwarded-client-cert": "By=a;Hash=b;URI=spiffe://x/sa/c"}})}))
     assert (call.served_by, call.identity) == ("server-v2", "spiffe://x/sa/c")
     assert parse_call("").error == "the probe printed nothing"
+
+
+def test_the_public_names_resolve_and_the_component_is_registered() -> None:
+    import labkit
+    from labkit import mesh
+    from labkit.components import NAMES, get
+
+    assert labkit.PUBLIC["mesh"] == "labkit.components.mesh" and "mesh" in NAMES and get("mesh").up_flag == "mesh"
+    package = __import__("labkit.components.mesh", fromlist=["_EXPORTS"])
+    for name in (*package._EXPORTS, *package._MODULES):
+        assert getattr(mesh, name) is not None, name
+    assert [s.name for s in get("mesh").suites()] == ["mesh"]
