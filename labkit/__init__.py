@@ -30,6 +30,7 @@ PUBLIC = {
     "units": "labkit.units", "progress": "labkit.progress",
     "monitoring": "labkit.components.monitoring",
     "logging": "labkit.components.logging",
+    "mesh": "labkit.components.mesh",
 }
 
 

@@ -79,6 +79,11 @@ METRICS: dict[str, tuple[str, bool]] = {
     "write_p99_us": ("us", False),
     "write_max_ms": ("ms", False),
     "stored_rate": ("lines/s", True),  # lines stored / (last stored - first sent): the throughput ceiling
+    # service mesh (chapter 07): the tax of a proxy at a fixed, open-loop request rate (latency: lat_p*_us)
+    "achieved_rps": ("req/s", True),  # requests the open-loop generator sent per second (= the rate asked, or refused)
+    "gen_lag_p99_us": ("us", False),  # the generator's own loop lag p99: its self-check (> 1 ms: the run is refused)
+    "proxy_cpu_cores": ("cores", False),  # CPU per proxy (mean over the path's proxies), from their cgroups
+    "proxy_mem_mib": ("MiB", False),  # working set per proxy (usage - inactive file), as the kubelet counts it
 }
 
 #: Headline metrics: the ones the regression gate and the noisy-session check judge.
