@@ -27,6 +27,7 @@ PUBLIC = {
     "versions": "labkit.versions", "tools": "labkit.tools", "manifests": "labkit.manifests",
     "engine": "labkit.components.engine", "orchestration": "labkit.components.orchestration",
     "network": "labkit.components.network", "storage": "labkit.components.storage",
+    "pipeline": "labkit.components.pipeline",
 }
 
 

@@ -47,6 +47,20 @@ METRICS: dict[str, tuple[str, bool]] = {
     "bw_Bps": ("B/s", True),
     "start_latency_s": ("s", False),
     "seconds": ("s", False),  # orchestration operations: time until the wanted state is served
+    # deployment pipeline (chapter 08): commit → running, and each stage of it; builds per strategy
+    "lead_time_s": ("s", False),
+    "stage_commit_s": ("s", False),
+    "stage_detect_s": ("s", False),
+    "stage_clone_s": ("s", False),
+    "stage_build_s": ("s", False),
+    "stage_push_s": ("s", False),
+    "stage_sbom_s": ("s", False),
+    "stage_sign_s": ("s", False),
+    "stage_deploy_s": ("s", False),
+    "stage_ready_s": ("s", False),
+    "build_s": ("s", False),
+    "image_bytes": ("B", False),
+    "cached_steps": ("count", True),
 }
 
 #: Headline metrics: the ones the regression gate and the noisy-session check judge.

@@ -186,6 +186,34 @@ def _report(args: argparse.Namespace) -> int:
     return bench_cli.report(args)
 
 
+def _stack(args: argparse.Namespace) -> int:
+    """``labkit <component> up|down|status``: the component's engine-tier stack (see Component.engine_up)."""
+    from labkit.components import get
+
+    comp = get(args.verb)
+    action = {"up": comp.engine_up, "down": comp.engine_down, "status": comp.engine_status}[args.action]
+    if action is None:
+        raise BadInput(f"{args.verb} action", args.action, ", ".join(
+            a for a, f in (("up", comp.engine_up), ("down", comp.engine_down), ("status", comp.engine_status)) if f))
+    return int(action(plan=args.plan))
+
+
+def _stack_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """One verb per component that offers an engine-tier stack (``labkit pipeline up``)."""
+    from labkit.components import all_components
+
+    for comp in all_components():
+        if comp.engine_up is None:
+            continue
+        s = sub.add_parser(comp.name, help=f"{comp.title}: its engine-tier stack on this Docker (up, down, status)",
+                           description=f"Start, inspect or remove the {comp.title.lower()} stack of chapter "
+                           f"{comp.chapter} on the local Docker engine. It keeps running until `labkit {comp.name} "
+                           "down` (or `labkit clean`).")
+        s.add_argument("action", choices=["up", "down", "status"])
+        s.add_argument("--plan", action="store_true", help="print what `up` would run; change nothing")
+        s.set_defaults(func=_stack)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="labkit",
@@ -291,6 +319,7 @@ def parser() -> argparse.ArgumentParser:
     from labkit.cli import bench as bench_cli
 
     bench_cli.add_parsers(sub, bench=_bench, runs=_runs, compare=_compare, report=_report)
+    _stack_parsers(sub)
     return p
 
 

@@ -197,6 +197,11 @@ class Component:
     summary: str = ""  # the options, in a few words, for the chapter table
     live_on: str = "engine"  # where the chapter runs live: engine, kind, cluster
     binder: str = "read only"  # what works without Docker (Binder): read only, plans only, replay
+    # `labkit <name> up|down|status`: a component's engine-tier stack from the terminal (keyword arguments from
+    # the CLI's flags; each returns an exit code). None: the component has no such stack.
+    engine_up: Callable[..., int] | None = None
+    engine_down: Callable[..., int] | None = None
+    engine_status: Callable[..., int] | None = None
 
     def option(self, name: str) -> Option:
         if self.options is None:

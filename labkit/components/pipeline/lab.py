@@ -30,7 +30,7 @@ from labkit.log import log
 from labkit.paths import labkit_home
 from labkit.signals import terminating
 
-REGISTRY_IMAGE, TOOLS_IMAGE = "pipeline-registry", "pipeline-tools"
+REGISTRY_IMAGE, TOOLS_IMAGE, TOOLCHAIN_IMAGE = "pipeline-registry", "pipeline-tools", "pipeline-toolchain"
 
 
 def home() -> Path:
@@ -140,6 +140,7 @@ class EngineLab:
         """Make everything (see the module docstring); a failure removes what was made, then raises."""
         self.check_ports()
         reg_image, tools_image = images.ensure(REGISTRY_IMAGE), images.ensure(TOOLS_IMAGE)
+        images.ensure(TOOLCHAIN_IMAGE)  # the app's toolchain layer, cached: a first build does not fetch gcc
         try:
             self._up(reg_image, tools_image)
         except BaseException:
@@ -205,6 +206,31 @@ class EngineLab:
                    root, Path(s["logs"]), True, runner or default_runner(), s["registry_port"], s["forge_port"],
                    s["app_port"], s["first_commit"])
 
+    def registry_container(self) -> Any:
+        return docker.container(f"lk-{self.session}-registry")
+
+    def stop_registry(self) -> None:
+        """Take the registry away (a crash, a maintenance window): what the pipeline must survive clearly."""
+        box = self.registry_container()
+        if box is not None:
+            docker.remove_container(box)
+
+    def start_registry(self) -> float:
+        """(Re)start the registry on the same port with the same data; seconds until it answers."""
+        if self.registry_container() is None:
+            registries.start(self.objects, self.layout, images.ensure(REGISTRY_IMAGE), port=self.registry_port)
+        return registries.wait_ready(self.client)
+
+    def login(self, password: Secret) -> None:
+        """``docker login`` into the lab's own Docker config; a wrong password is a clear error, not a traceback."""
+        from labkit.components.pipeline.runner import diagnose
+        from labkit.errors import CommandError
+
+        try:
+            self.journal.run(self.login_cmd(), stage="login", timeout=60, secret=password)
+        except CommandError as exc:
+            raise diagnose(exc) from None
+
     # -- using it ------------------------------------------------------------------------------------
     def run(self, commit: str | None = None, **kwargs: Any) -> Any:
         """One pipeline run for ``commit`` (default: main's head); see :func:`runner.run`."""
@@ -238,6 +264,22 @@ class EngineLab:
         from labkit.components.pipeline import audit
 
         return audit.table(self)
+
+    def running_digest(self) -> str:
+        """The registry digest of the image the app container runs now (from Docker, not from records)."""
+        box = docker.container(self.app_name)
+        if box is None:
+            return ""
+        image = docker.image_attrs(str(docker.attrs(box)["Image"]))
+        return next((d.partition("@")[2] for d in image.get("RepoDigests") or [] if d.startswith(self.registry)), "")
+
+    def verify(self, ref: str) -> Any:
+        """``cosign verify`` of ``ref`` with the lab's public key, now (a Verification: ok, commit, error)."""
+        return sign.verify(self.tools, self.journal, ref, stage="verify")
+
+    def leftovers(self) -> list[str]:
+        """Names of this lab's containers still present (after ``down``: none)."""
+        return [str(box.name) for box in self.objects.containers()]
 
     def serving(self) -> str:
         from labkit.components.pipeline.deploy import serving

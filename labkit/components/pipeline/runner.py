@@ -66,6 +66,29 @@ class RunResult:
         return pd.DataFrame(self.timings)
 
 
+#: Known failure phrases → what they mean, and what to do (stderr of docker/cosign, matched case-insensitively).
+DIAGNOSES = (
+    (("unauthorized", "authentication required", "401"), "the registry refused the pipeline's credentials (401)",
+     "log in again with the right password: lab.login(password), i.e. `docker --config <lab>/docker login "
+     "<registry> --username labci --password-stdin`"),
+    (("connection refused", "no such host", "connection reset", "unexpected eof", "i/o timeout"),
+     "the registry could not be reached (it went away during the stage)",
+     "start the registry again (`docker start <lab>-registry`) and re-run: layers already uploaded are kept"),
+    (("decryption failed", "reading key: decrypt"), "cosign could not decrypt the signing key: wrong passphrase",
+     "give the passphrase the key pair was made with (a new key pair means a new public key for every verifier)"),
+)
+
+
+def diagnose(exc: LabkitError) -> LabkitError:
+    """A command failure said in words, with the tool's own last line kept (never a secret: all redacted)."""
+    text = exc.message.lower()
+    for phrases, meaning, fix in DIAGNOSES:
+        if any(p in text for p in phrases):
+            last = [ln for ln in exc.message.splitlines() if ln.strip()][-1].strip()
+            return LabkitError(f"{meaning}: {last}", fix=fix)
+    return exc
+
+
 def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
@@ -101,9 +124,10 @@ def run(lab: EngineLab, commit: str, passphrase: Secret, *, no_cache: bool = Fal
         return _stages(lab, commit, passphrase, run_id, journal, clock, no_cache=no_cache, dockerfile=dockerfile,
                        deploy_it=deploy_it, deployed_by=deployed_by)
     except LabkitError as exc:
+        stage = clock.current or "clone"
         if isinstance(exc, deploy.Refused):
-            journal.note(clock.current or "deploy", f"refused: {exc.message}")
-        raise StageFailed(clock.current or "clone", exc, journal.path(clock.current or "clone"), clock.rows) from exc
+            journal.note(stage, f"refused: {exc.message}")
+        raise StageFailed(stage, diagnose(exc), journal.path(stage), clock.rows) from exc
 
 
 def _stages(lab: EngineLab, commit: str, passphrase: Secret, run_id: str, journal: Journal, clock: _Clock, *,
