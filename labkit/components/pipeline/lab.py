@@ -173,7 +173,11 @@ class EngineLab:
 
     def down(self) -> list[str]:
         """Remove every container and image of this lab, its build stages and its directory (logs stay)."""
-        gone = self.objects.remove_all(self.runner)
+        try:
+            gone = self.objects.remove_all(self.runner)
+        except LabkitError as exc:  # the daemon went away, or raced: say so, still remove the directory
+            log(f"! could not remove everything of lab {self.session}: {exc.message} (run `labkit clean`)")
+            gone = []
         if self.root is not None and self.root.exists():
             shutil.rmtree(self.root, ignore_errors=True)
         log(f"✓ pipeline lab {self.session} removed ({len(gone)} object(s)); logs kept in {self.logs}")

@@ -25,7 +25,7 @@ from typing import Any
 from labkit import docker
 from labkit._run import Cmd, Result, Runner, default_runner
 from labkit.components.pipeline.settings import PART, Layout, Secret
-from labkit.errors import CommandError, LabkitError
+from labkit.errors import CommandError
 from labkit.log import log
 from labkit.redact import redact
 
@@ -69,15 +69,15 @@ class Objects:
         for box in self.containers():
             docker.remove_container(box)
             gone.append(f"container {box.name}")
-        for item in docker.managed(include_images=True):
-            if item.kind == "image" and item.session == self.session:
-                try:
-                    docker.remove(item)
-                    gone.append(f"image {item.name}")
-                except LabkitError as exc:
-                    log(f"! could not remove image {item.name}: {exc.message}")
+        run = runner or default_runner()
+        listed = run.run(["docker", "images", "--quiet", "--no-trunc", "--filter",
+                          f"label={docker.SESSION}={self.session}"], timeout=60, check=False, quiet=True)
+        for image_id in dict.fromkeys(listed.stdout.split()):  # by label: not docker.managed(), which races with
+            if run.run(["docker", "rmi", "--force", image_id], timeout=120, check=False, quiet=True).ok:  # others
+                gone.append(f"image {image_id[7:19]}")
+            else:
+                log(f"! could not remove image {image_id[7:19]} (labkit clean --images removes it later)")
         if self.created_images is not None and self.created_images.exists():
-            run = runner or default_runner()
             for image_id in reversed(list(dict.fromkeys(self.created_images.read_text().split()))):
                 if run.run(["docker", "rmi", image_id], timeout=60, check=False, quiet=True).ok:
                     gone.append(f"build stage {image_id}")
