@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from labkit.components.pipeline import build as building, deploy, sbom as sboms, sign
-from labkit.components.pipeline.settings import STAGES, Secret
+from labkit.components.pipeline.settings import Secret
 from labkit.components.pipeline.toolbox import Journal
 from labkit.errors import LabkitError
 from labkit.log import log
@@ -180,6 +180,3 @@ def watch(lab: EngineLab, passphrase: Secret, *, interval: float = 1.0, max_runs
         else:
             time.sleep(interval)
     return done
-
-
-STAGE_ORDER = STAGES
