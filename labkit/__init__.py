@@ -31,6 +31,7 @@ PUBLIC = {
     "monitoring": "labkit.components.monitoring",
     "logging": "labkit.components.logging",
     "mesh": "labkit.components.mesh",
+    "pipeline": "labkit.components.pipeline",
 }
 
 

@@ -84,6 +84,20 @@ METRICS: dict[str, tuple[str, bool]] = {
     "gen_lag_p99_us": ("us", False),  # the generator's own loop lag p99: its self-check (> 1 ms: the run is refused)
     "proxy_cpu_cores": ("cores", False),  # CPU per proxy (mean over the path's proxies), from their cgroups
     "proxy_mem_mib": ("MiB", False),  # working set per proxy (usage - inactive file), as the kubelet counts it
+    # deployment pipeline (chapter 08): commit → running, and each stage of it; builds per strategy
+    "lead_time_s": ("s", False),
+    "stage_commit_s": ("s", False),
+    "stage_detect_s": ("s", False),
+    "stage_clone_s": ("s", False),
+    "stage_build_s": ("s", False),
+    "stage_push_s": ("s", False),
+    "stage_sbom_s": ("s", False),
+    "stage_sign_s": ("s", False),
+    "stage_deploy_s": ("s", False),
+    "stage_ready_s": ("s", False),
+    "build_s": ("s", False),
+    "image_bytes": ("B", False),
+    "cached_steps": ("count", True),
 }
 
 #: Headline metrics: the ones the regression gate and the noisy-session check judge.

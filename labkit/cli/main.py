@@ -347,6 +347,8 @@ def _engine_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
         e.add_argument("--name", default="lab", help="stack name (default: lab)")
         e.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a setting of the stack (repeatable), e.g. scrape_interval=5s or port.prometheus=9091")
+        e.add_argument("--plan", action="store_true", help="print what `up` would run; change nothing "
+                       "(where the component can say: pipeline)")
         e.set_defaults(func=_engine, component=comp.name)
 
 
@@ -362,7 +364,11 @@ def _engine(args: argparse.Namespace) -> int:
         options[key] = value
     action = {"up": comp.engine_up, "down": comp.engine_down, "status": comp.engine_status}[args.action]
     assert action is not None
-    print(action(args.name, options))
+    if getattr(args, "plan", False):
+        options["plan"] = "yes"
+    text = action(args.name, options)
+    if text:
+        print(text)
     return 0
 
 
