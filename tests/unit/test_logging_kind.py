@@ -178,7 +178,7 @@ def _runner(*, writer: str, late: str) -> ScriptedRunner:
         if "query_range" in text:
             return writer if 'pod="writer"' in text else late
         return 0
-    return ScriptedRunner(default=answer)
+    return ScriptedRunner({("kubectl",): answer, ("kind",): answer, ("sleep",): 0}, anywhere=False)
 
 
 def test_the_verify_passes_when_the_token_arrives_with_its_labels_and_the_late_one_never_does() -> None:
@@ -218,7 +218,7 @@ def test_logql_answers_become_frames_with_one_column_per_label() -> None:
 
 
 def test_loki_is_reached_through_the_service_proxy_or_a_url() -> None:
-    lk = loki.Loki.on(TARGET, runner=ScriptedRunner(default=_stream("writer", TOKEN)))
+    lk = loki.Loki.on(TARGET, runner=ScriptedRunner({("get", "--raw"): _stream("writer", TOKEN)}))
     df = lk.query_range('{namespace="labkit-verify-logging"} |= "x"', limit=5)
     assert df.loc[0, "namespace"] == "labkit-verify-logging"
     argv = lk.argv("/loki/api/v1/query_range", {"query": "{a=\"b\"}", "limit": 5})
@@ -228,7 +228,7 @@ def test_loki_is_reached_through_the_service_proxy_or_a_url() -> None:
                 lambda: loki.range_params("{a=\"b\"}", direction="sideways")):
         with pytest.raises(BadInput):
             bad()
-    broken = loki.Loki.on(TARGET, runner=ScriptedRunner(default=(1, "", "Error from server (NotFound)")))
+    broken = loki.Loki.on(TARGET, runner=ScriptedRunner({("kubectl",): (1, "", "Error from server (NotFound)")}, anywhere=False))
     with pytest.raises(LabkitError, match="NotFound"):
         broken.query_range('{a="b"}')
     assert not broken.ready()
@@ -285,7 +285,7 @@ def test_measure_loki_counts_what_arrived_and_times_it_by_polls() -> None:
         return json.dumps({"status": "success", "data": {"resultType": "streams", "result": [
             {"stream": {"pod": "emit-0"}, "values": values}]}})
 
-    fake = ScriptedRunner(default=answer)
+    fake = ScriptedRunner({("kubectl",): answer, ("kind",): answer, ("sleep",): 0}, anywhere=False)
     df = kube_measure.measure_loki(TARGET, image="labkit/logging-emitter:0.1.0", rates=(100,), count=4,
                                    settle_s=30, runner=fake, clock=clock, sleep=clock.sleep)
     row = df.iloc[0]

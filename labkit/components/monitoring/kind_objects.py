@@ -157,9 +157,9 @@ def verify_plan(target: KubeTarget, *, token: str | None = None, load: bool = Tr
              Cmd(k("apply", "-f", "-"), stdin=to_yaml(objs)),
              source=f"{KPS}/charts/crds/crds/crd-servicemonitors.yaml"),
         rollout_step(target, NAMESPACE, f"deployment/{RECEIVER}", 300, "Wait for the receiver",
-                     source="labkit: its own webhook receiver"),
+                     source="labkit: its own webhook receiver, which records each alert it gets"),
         rollout_step(target, NAMESPACE, f"deployment/{DEMO}", 300, "Wait for the demo app",
-                     source="labkit: its own demo app"),
+                     source="labkit: its own demo app (notebooks' PromQL target; not an upstream object)"),
         query("The demo target is up, with the run's token as a target label", f"up{{{sel}}}",
               r'"value":\[[0-9.]+,"1"\]', "the ServiceMonitor selected the Service, the operator wrote the scrape "
               "config, Prometheus scraped it",
