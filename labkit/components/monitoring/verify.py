@@ -64,8 +64,11 @@ def target_check(prom: PromClient, job: str, token: str) -> Check:
     bad = [t for t in active if t["health"] != "up"]
     if bad:
         t = bad[0]
+        if t["health"] == "unknown" or not t["lastError"]:  # not scraped yet: no answer, keep waiting
+            return Check("target", False, "health up", f"health {t['health']}",
+                         f"{t['scrapeUrl']} was not scraped yet (Prometheus has not reached it in the settle time)")
         return Check("target", False, "health up", f"health {t['health']}",
-                     f"scrape of {t['scrapeUrl']} failed: {t['lastError'] or '(not scraped yet)'}")
+                     f"scrape of {t['scrapeUrl']} failed: {t['lastError']}")
     values = prom.query(f'up{{job="{job}", {RUN_LABEL}="{token}"}}')["value"].tolist()
     return Check("target", values == [1.0], "up == [1.0]", str(values))
 
