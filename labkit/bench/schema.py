@@ -103,5 +103,18 @@ METRICS: dict[str, tuple[str, bool]] = {
 #: Headline metrics: the ones the regression gate and the noisy-session check judge.
 #: Diagnostics (retransmits, jitter, mean latency) are stored and charted but never fail a gate:
 #: they are too noisy run to run (retransmits: CV 30-70 % on our CI VM).
+def metric_info(name: str) -> tuple[str, bool]:
+    """(unit, higher_is_better) of ``name``: from :data:`METRICS`, else from the registered suite that declares it
+    (``Suite(metrics=...)``). An unknown metric is a programming error and says where to declare it."""
+    if name in METRICS:
+        return METRICS[name]
+    from labkit.bench.registry import suites
+
+    for suite in suites().values():
+        if name in suite.metrics:
+            return suite.metrics[name]
+    raise KeyError(f"metric {name!r} is declared nowhere: add it to its suite's metrics= (or schema.METRICS)")
+
+
 GATED_METRICS = frozenset({"throughput_bps", "iops", "bw_Bps", "lat_p50_us", "lat_p99_us", "lat_p999_us",
                            "udp_loss_pct", "start_latency_s"})

@@ -228,7 +228,8 @@ def test_loki_is_reached_through_the_service_proxy_or_a_url() -> None:
                 lambda: loki.range_params("{a=\"b\"}", direction="sideways")):
         with pytest.raises(BadInput):
             bad()
-    broken = loki.Loki.on(TARGET, runner=ScriptedRunner({("kubectl",): (1, "", "Error from server (NotFound)")}, anywhere=False))
+    broken = loki.Loki.on(TARGET, runner=ScriptedRunner({("kubectl",): (1, "", "Error from server (NotFound)")},
+                                                        anywhere=False))
     with pytest.raises(LabkitError, match="NotFound"):
         broken.query_range('{a="b"}')
     assert not broken.ready()
