@@ -27,7 +27,7 @@ PUBLIC = {
     "versions": "labkit.versions", "tools": "labkit.tools", "manifests": "labkit.manifests",
     "engine": "labkit.components.engine", "orchestration": "labkit.components.orchestration",
     "network": "labkit.components.network", "storage": "labkit.components.storage",
-    "units": "labkit.units", "progress": "labkit.progress",
+    "units": "labkit.units", "progress": "labkit.progress", "checks": "labkit.checks", "diagrams": "labkit.diagrams",
 }
 
 

@@ -52,6 +52,12 @@ class StorageOption(Option):
     def verify(self, target: KubeTarget, *, image: str, cfg: ClusterConfig | None = None) -> Plan:
         return verify_mod.plan(target, storage_class=self.storage_class, image=image, option=self.name)
 
+    def stack(self) -> Any:
+        """Pod → PVC → PV → provisioner → disk for this option (:class:`~labkit.components.storage.stack.StackFacts`)."""
+        from labkit.components.storage import stack
+
+        return stack.FACTS[self.name](self)
+
     def tools(self) -> frozenset[str]:
         return frozenset({"helm"}) if "chart" in self.pin else frozenset()
 
