@@ -59,7 +59,7 @@ def checks(*, ports: Sequence[int] = DEFAULT_PORTS, probe_privileged: bool = Tru
         rows.append(_cgroup(docker_info))
         if docker_info is not None and probe_privileged:
             rows.append(_privileged())
-        rows += [_inotify(), _memory(), _disk(), _iscsi()]
+        rows += [_inotify(), _memory(), _disk(), _br_netfilter(), _iscsi()]
         rows += [_tool(name) for name in ("kind", "kubectl", "helm")]
         rows.append(_kubeconfig())
         if network is not None:
@@ -196,12 +196,23 @@ def _disk() -> Check:
     return Check("disk", OK, f"{free:.1f} GiB free at {probe}")
 
 
+def _br_netfilter() -> Check:
+    from labkit.targets.kernel import BR_NETFILTER_FIX, br_netfilter_support
+
+    ok, why = br_netfilter_support()
+    if ok is not False:  # loaded, or not Linux (then the Flannel plan checks inside a node)
+        return Check("br_netfilter (Flannel)", OK, why)
+    return Check("br_netfilter (Flannel)", WARN, why + "; flanneld exits at start without it (the other CNIs do "
+                 "not need it; Docker >= 27.3 no longer loads it)", BR_NETFILTER_FIX)
+
+
 def _iscsi() -> Check:
     from labkit.targets.kernel import iscsi_support
 
     ok, why = iscsi_support()
     if ok:
-        return Check("iSCSI (Longhorn)", OK, why)
+        return Check("iSCSI (Longhorn)", OK, why + "; whether iscsid runs inside kind nodes is checked by `up` "
+                     "after they exist")
     return Check("iSCSI (Longhorn)", WARN, why + "; Longhorn on kind needs it (the other storage options do not)",
                  "a Linux kernel with iscsi_tcp (`sudo modprobe iscsi_tcp`)")
 

@@ -80,6 +80,8 @@ class Step:
             out["expect_match"] = self.expect_match
         if self.capture_match is not None:
             out["capture_match"] = self.capture_match
+        if self.source:
+            out["source"] = self.source
         return out
 
 

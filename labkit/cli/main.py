@@ -22,20 +22,10 @@ import sys
 from collections.abc import Sequence
 
 from labkit import __version__
+from labkit.cli.types import port
 from labkit.errors import BadInput, LabkitError
 
 EPILOG = "Every verb has its own --help, e.g. `labkit bench --help`."
-
-
-def port(text: str) -> int:
-    """An argparse type: a TCP port, 1-65535 (anything else is a clear usage error, exit 2)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number: use 1-65535, e.g. 8899") from None
-    if not 1 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port: use 1-65535, e.g. 8899")
-    return value
 
 
 def _doctor(args: argparse.Namespace) -> int:

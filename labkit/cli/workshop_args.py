@@ -6,13 +6,13 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from labkit.cli.types import port
+
 DEFAULT_BUNDLE = "workshop-bundle"
 DEFAULT_PORT = 5000
 
 
 def _port(text: str) -> int:
-    from labkit.cli.main import port
-
     value = port(text)
     if value == 65535:
         raise argparse.ArgumentTypeError("the mirror uses --port and the next port for files: use 1-65534")

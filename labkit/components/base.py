@@ -46,6 +46,46 @@ def load_values(relative: str) -> dict[str, Any]:
     return dict(yaml.safe_load((environments_dir() / relative).read_text()) or {})
 
 
+VALUES_SOURCES = "values.sources.yaml"
+
+
+def leaf_keys(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"a.b": 1}``: every value labkit sets, by its dotted Helm key."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(leaf_keys(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def load_values_sources(relative: str) -> dict[str, dict[str, Any]]:
+    """The ``values.sources.yaml`` beside the values file ``relative`` (under environments/): dotted key →
+    ``{source, default, why}``, the upstream values.yaml at the chart's tag that documents the key, its
+    upstream default, and why labkit sets it otherwise. Missing file → {}."""
+    import yaml
+
+    path = (environments_dir() / relative).parent / VALUES_SOURCES
+    if not path.is_file():
+        return {}
+    return {str(k): dict(v) for k, v in (yaml.safe_load(path.read_text()) or {}).items()}
+
+
+def values_why(values: Mapping[str, Any], sources: Mapping[str, Mapping[str, Any]]) -> str:
+    """One line per key labkit sets, with upstream's default and the source: for explain mode and --plan."""
+    lines = []
+    for key, value in leaf_keys(values).items():
+        entry = sources.get(key)
+        if entry is None:
+            lines.append(f"{key}={value!r} (no source recorded)")
+            continue
+        lines.append(f"{key}={value!r} (upstream default {entry.get('default')!r}: {entry.get('why', '')}; "
+                     f"{entry.get('source', '')})")
+    return "; ".join(lines)
+
+
 @dataclass(frozen=True)
 class Option:
     """One installable product of a component; ``version`` defaults to its pin in versions.yaml."""
@@ -102,6 +142,17 @@ class Option:
     def helm_values(self, cfg: ClusterConfig | None = None) -> dict[str, Any] | None:
         return None
 
+    def values_files(self) -> tuple[str, ...]:
+        """The Helm values files (paths under environments/) this option may send: its pin's ``values*``."""
+        return tuple(str(v) for k, v in sorted(self.pin.items()) if k.startswith("values") and isinstance(v, str))
+
+    def values_sources(self) -> dict[str, dict[str, Any]]:
+        """Dotted Helm key → {source, default, why} from the ``values.sources.yaml`` beside its values files."""
+        out: dict[str, dict[str, Any]] = {}
+        for relative in self.values_files():
+            out.update(load_values_sources(relative))
+        return out
+
     def row(self) -> dict[str, Any]:
         """This option's line in the chapter's options table."""
         return {"option": self.name, "version": self.version}
@@ -128,7 +179,7 @@ class NotInstalled:
 
 
 class Options:
-    """A component's options by name: look one up (``calico``, ``calico@v3.31.2``), list, tabulate."""
+    """A component's options by name: look one up (``calico``, ``calico@v3.32.1``), list, tabulate."""
 
     def __init__(self, component: str, what: str, entries: Mapping[str, Option | NotInstalled], *,
                  example: str) -> None:

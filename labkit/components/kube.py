@@ -8,22 +8,30 @@ from labkit.targets.kube import KubeTarget
 
 
 def rollout_step(target: KubeTarget, namespace: str, what: str, timeout: float, title: str,
-                 source: str = "") -> Step:
-    """``kubectl rollout status`` as a step, with pods, the object and the namespace's events on failure."""
+                 source: str = "", *, why: str = "", logs: tuple[str, str] | None = None) -> Step:
+    """``kubectl rollout status`` as a step, with pods, the object and the namespace's events on failure.
+
+    ``logs`` = (label selector, container): also show the last log lines of those containers, now and from
+    their previous run, which is where a crash-looping daemon names its cause."""
     k = target.kubectl
+    diagnose = [Cmd(k("get", "pods", "-n", namespace, "-o", "wide")), Cmd(k("describe", what, "-n", namespace)),
+                Cmd(k("get", "events", "-n", namespace, "--sort-by=.lastTimestamp"))]
+    if logs is not None:
+        selector, container = logs
+        for previous in ((), ("--previous",)):
+            diagnose.append(Cmd(k("logs", "-n", namespace, "-l", selector, "-c", container, "--prefix",
+                                  "--tail=30", *previous)))
     return Step(title, Cmd(k("rollout", "status", "-n", namespace, what, f"--timeout={timeout:g}s")),
-                timeout=timeout + 30, source=source,
-                diagnose=(Cmd(k("get", "pods", "-n", namespace, "-o", "wide")),
-                          Cmd(k("describe", what, "-n", namespace)),
-                          Cmd(k("get", "events", "-n", namespace, "--sort-by=.lastTimestamp"))))
+                why=why, timeout=timeout + 30, source=source, diagnose=tuple(diagnose))
 
 
-def appears_step(target: KubeTarget, namespace: str | None, what: str, timeout: float, who: str,
+def appears_step(target: KubeTarget, namespace: str | None, what: str | tuple[str, ...], timeout: float, who: str,
                  source: str = "") -> Step:
     """``kubectl wait --for=create`` (kubectl >= 1.31): an operator or controller makes ``what`` later."""
     ns = ("-n", namespace) if namespace else ()
-    return Step(f"Wait for {who} to create {what}",
-                Cmd(target.kubectl("wait", *ns, "--for=create", what, f"--timeout={timeout:g}s")),
+    names = (what,) if isinstance(what, str) else what
+    return Step(f"Wait for {who} to create {' and '.join(names)}",
+                Cmd(target.kubectl("wait", *ns, "--for=create", *names, f"--timeout={timeout:g}s")),
                 why="it is created asynchronously; `rollout status` or `wait --for=condition` would fail on a "
                     "missing object", timeout=timeout + 30, source=source)
 

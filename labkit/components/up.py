@@ -116,7 +116,7 @@ def up_script(cni: str | None = None, *, workers: int = 2, name: str | None = No
         out.append(_part(plans.registry_plan(cfg, target), "kind"))
     out.append(_part(net.option.install(target, cfg), net.component.name))
     if verify and net.option.name != "none":
-        out.append(_part(plans.load_images_plan(target, [image]), "kind"))
+        out.append(_part(plans.load_images_plan(target, [image], kubernetes=cfg.kubernetes), "kind"))
         check = net.option.verify(target, image=image, cfg=cfg)
         if check is not None:
             out.append(_part(check, net.component.name))
@@ -208,7 +208,9 @@ def kind_available(cni: str | None = None, **chosen: str | None) -> tuple[bool, 
     if missing:
         return False, "; ".join(missing)
     try:
+        for ch in choices:
+            ch.option.check_host()  # what up() refuses before anything is made (iSCSI, br_netfilter, workers, disk)
         gates(cluster_config(**chosen))
     except LabkitError as exc:
         return False, exc.message
-    return True, "kind, kubectl, privileged containers and the host limits are fine"
+    return True, "kind, kubectl, privileged containers, the host limits and the chosen options' needs are fine"

@@ -109,14 +109,27 @@ def daemon_kernel_features() -> KernelFeatures:
     return kernel_features()
 
 
-# --- the swarm on the local daemon -------------------------------------------------------------------------
+# --- what kind nodes inherit from this kernel (they share it) ----------------------------------------------
+
+BR_NETFILTER_PATH = "/proc/sys/net/bridge/bridge-nf-call-iptables"
+BR_NETFILTER_FIX = ("sudo modprobe br_netfilter (to keep it after a reboot: echo br_netfilter | sudo tee "
+                    "/etc/modules-load.d/br_netfilter.conf)")
+
+
+def br_netfilter_support(*, root: str | os.PathLike[str] = "/") -> tuple[bool | None, str]:
+    """Is ``br_netfilter`` loaded (its sysctl exists)? flanneld exits without it. ``None``: cannot tell from
+    here (not Linux: Docker Desktop's VM kernel decides; the Flannel plan checks inside a node instead)."""
+    if platform.system() != "Linux":
+        return None, f"{platform.system()}: the Docker VM's kernel decides (checked inside a node after creation)"
+    path = Path(root) / BR_NETFILTER_PATH.lstrip("/")
+    if path.exists():
+        return True, f"{BR_NETFILTER_PATH} exists (br_netfilter loaded)"
+    return False, f"{BR_NETFILTER_PATH} is missing: br_netfilter is not loaded"
 
 
 def iscsi_support() -> tuple[bool, str]:
-    """Does the host kernel offer iSCSI to kind nodes (they share it)? Linux only."""
-    import platform
-    from pathlib import Path
-
+    """Does the host kernel offer iSCSI to kind nodes (they share it)? Linux only. Necessary for Longhorn,
+    not sufficient: whether iscsid works inside a node is probed after the nodes exist (the install plan)."""
     if platform.system() != "Linux":
         return False, f"{platform.system()}: Docker Desktop's VM kernel is not known to carry iscsi_tcp"
     if Path("/sys/module/iscsi_tcp").exists():

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.versions import pins
 from tests.notebooks.test_notebooks import execute
 
 pytestmark = [pytest.mark.notebook]
@@ -21,8 +22,9 @@ def _text(nb: object) -> str:
 
 
 @pytest.mark.parametrize("cni,expect", [
-    ("calico", ["apply --server-side --force-conflicts -f https://raw.githubusercontent.com/projectcalico/calico/"
-                "v3.31.2/manifests/tigera-operator.yaml", "podSubnet: 192.168.0.0/16",
+    ("calico", ["https://raw.githubusercontent.com/projectcalico/calico/"
+                f"{pins()['components']['network']['calico']['version']}/manifests/tigera-operator.yaml",
+                "podSubnet: 192.168.0.0/16",
                 "The policy blocks pod to pod"]),
     ("flannel", ["docker cp", "/opt/cni/bin/bridge", "The policy is NOT enforced"]),
 ])
@@ -37,7 +39,7 @@ def test_network_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, cn
 
 @pytest.mark.parametrize("option,expect", [
     ("openebs", ["--version 4.6.1", "mayastor", "sha256sum -c", "Wait for the PVC to be Bound"]),
-    ("longhorn", ["docker build --tag labkit/kind-node-iscsi:v1.36.1-1", "volumes.longhorn.io"]),
+    ("longhorn", ["systemctl enable --now iscsid.socket", "volumes.longhorn.io"]),
 ])
 def test_storage_chapter_shows_the_plan_where_kind_cannot_run(tmp_path: Path, option: str,
                                                                expect: list[str]) -> None:

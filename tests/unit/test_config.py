@@ -73,3 +73,16 @@ def test_unknown_profile_lists_the_known_ones() -> None:
     with pytest.raises(BadInput, match="calico"):
         config.profile("weave")
     assert {"default", "no-cni", "calico", "cilium-kpr", "monitoring"} <= set(config.profiles())
+
+
+def test_kubernetes_1_37_uses_its_own_pinned_image_and_v1beta4() -> None:
+    cfg = config.profile("monitoring", kubernetes="1.37")
+    assert cfg.image == config.node_image("1.37") and cfg.image.startswith("kindest/node:v1.37.")
+    assert cfg.kubeadm_api == "kubeadm.k8s.io/v1beta4"  # kubeadm 1.37 removed v1beta3
+    assert config.min_kind(cfg) == "0.33.0"
+
+
+def test_no_containerd_patch_is_rendered_for_the_registry() -> None:
+    # kind v0.32.0's kind-with-registry.sh: "the containerd config patch is not necessary with images from
+    # kind v0.27.0+"; hosts.toml files in /etc/containerd/certs.d are read as they are.
+    assert "containerdConfigPatches" not in yaml.safe_load(ClusterConfig().to_yaml())

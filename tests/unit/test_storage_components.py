@@ -17,9 +17,11 @@ from labkit.components.connect import Connected
 from labkit.components.storage import options as storage
 from labkit.errors import BadInput, Unavailable
 from labkit.steps import substitute
+from labkit.targets.kind import config
 from labkit.targets.kube import KubeTarget
 from labkit.versions import pins
-from tests.unit.test_network import Fake
+from typing import Any
+from tests.unit.test_network import PV, SUM, World
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 MINORS = [f"{m}.0" for m in pins()["components"]["supported_kubernetes"]]
@@ -40,16 +42,25 @@ def test_up_with_storage_matches_its_golden_transcript(home: None, option: str) 
     assert transcript == json.loads(golden.read_text()), "plan changed: review, then LABKIT_UPDATE_GOLDEN=1"
 
 
-def test_longhorn_builds_an_iscsi_node_image_and_the_cluster_uses_it(home: None) -> None:
+def test_longhorn_uses_stock_kind_nodes_and_enables_iscsid_on_each_worker_before_helm(home: None) -> None:
     script = cluster.up_script("calico", storage="longhorn")
-    build = script.steps[0]
-    assert build.cmd.argv[:4] == ("docker", "build", "--tag", "labkit/kind-node-iscsi:v1.36.1-1")
-    assert "open-iscsi" in (build.cmd.stdin or "") and "systemctl enable iscsid" in (build.cmd.stdin or "")
-    assert any(a.startswith("NODE_IMAGE=kindest/node:v1.36.1@sha256:") for a in build.cmd.argv)
-    create = script.steps[1]
+    create = script.steps[0]
+    assert create.cmd.argv[:3] == ("kind", "create", "cluster")  # nothing is built first
     nodes = yaml.safe_load(create.cmd.stdin or "")["nodes"]
-    assert {n["image"] for n in nodes} == {"labkit/kind-node-iscsi:v1.36.1-1"}
+    assert {n["image"] for n in nodes} == {config.node_image()}  # kind's base image ships open-iscsi
     assert "podSubnet: 192.168.0.0/16" in (create.cmd.stdin or "")  # the CNI's needs still apply
+    argvs = [list(s.cmd.argv) for s in script.steps]
+    enable = [a for a in argvs if a[-3:] == ["enable", "--now", "iscsid.socket"]]
+    assert [a[2] for a in enable] == ["labkit-calico-worker", "labkit-calico-worker2"]
+    probes = [s for s in script.steps if s.title.startswith("iscsid starts and stays up")]
+    assert len(probes) == 2 and all(p.expect_match and "active" in p.expect_match for p in probes)
+    assert "openebs" in probes[0].fix and "netlink" in probes[0].fix
+    helm = next(i for i, a in enumerate(argvs) if "upgrade" in a)
+    assert max(argvs.index(a) for a in enable) < helm
+    waits = " ".join(" ".join(a) for a in argvs[helm:])
+    for what in ("daemonset/longhorn-csi-plugin", "deployment/csi-attacher", "deployment/csi-provisioner",
+                 "--for=create storageclass/longhorn"):
+        assert what in waits
 
 
 def test_helm_options_pin_chart_versions_and_send_their_values(home: None) -> None:
@@ -62,8 +73,12 @@ def test_helm_options_pin_chart_versions_and_send_their_values(home: None) -> No
         values = yaml.safe_load(helm.cmd.stdin or "")
         if option == "openebs":
             assert values["engines"]["replicated"]["mayastor"]["enabled"] is False
+            assert values["loki"]["enabled"] is False and values["alloy"]["enabled"] is False
+            assert values["engines"]["local"]["rawfile"]["enabled"] is False
         else:
-            assert values["persistence"]["defaultClassReplicaCount"] == 2
+            assert values["persistence"] == {"defaultClassReplicaCount": 2, "defaultClass": False}
+            assert values["networkPolicies"]["restrictInternalTraffic"] is False
+        assert "upstream default" in helm.why and "values.yaml" in helm.why  # explain shows each key's source
 
 
 def test_persistence_verify_creates_the_consumer_before_waiting_for_bound() -> None:
@@ -76,38 +91,72 @@ def test_persistence_verify_creates_the_consumer_before_waiting_for_bound() -> N
     assert kinds == ["Namespace", "PersistentVolumeClaim", "Pod"]
     check = plan.steps[titles.index("The data survived: the file still matches its checksum")]
     assert substitute(check.cmd.argv, {"SUM": "ab12"})[-3:] == ['echo "$1  /data/$1" | sha256sum -c', "sh", "ab12"]
-    assert "REPLICAS" not in [s.capture for s in plan.steps]
+    assert "REPLICA_NODES" not in [s.capture for s in plan.steps]
+    pods = [d for d in yaml.safe_load_all(create.cmd.stdin or "") if d["kind"] == "Pod"]
+    assert pods[0]["spec"]["tolerations"][0]["key"] == "node-role.kubernetes.io/control-plane"  # 0 workers work
 
 
-def test_longhorn_verify_reports_the_replica_count() -> None:
+def test_longhorn_verify_pods_stay_off_the_control_plane() -> None:
     plan = storage.option("longhorn").verify(KubeTarget.for_kind("labkit"), image=IMAGE)
-    step = [s for s in plan.steps if s.capture == "REPLICAS"][0]
-    assert "volumes.longhorn.io" in step.cmd.argv and "${PV}" in step.cmd.argv
+    pods = [d for s in plan.steps if s.cmd.stdin for d in yaml.safe_load_all(s.cmd.stdin) if d["kind"] == "Pod"]
+    assert [p["metadata"]["name"] for p in pods] == ["writer", "reader"]
+    for pod in pods:
+        assert "tolerations" not in pod["spec"]  # Longhorn's manager and CSI plugin do not run there
+        term = pod["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        assert term["nodeSelectorTerms"][0]["matchExpressions"] == [
+            {"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"}]
 
 
-SUM = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+def _verify(option: str = "longhorn", **answers: Any) -> tuple[Any, World]:
+    plan = storage.option(option).verify(KubeTarget.for_kind("labkit"), image=IMAGE)
+    world = World(plan, answers={tuple(k.split(" ")): v for k, v in answers.items()})
+    return plan, world
 
 
 def test_the_verify_runs_in_order_and_substitutes_what_it_captured() -> None:
-    fake = Fake({("logs", "-n", "labkit-verify-storage", "writer"): (0, SUM + "\n"),
-                 ("jsonpath={.spec.volumeName}",): (0, "pvc-123")})
+    plan, world = _verify()
+    plan.run(world, sleep=lambda s: None)
+    assert plan.values == {"SUM": SUM, "PV": PV, "REPLICA_NODES": f"{world.w1}\n{world.w2}"}
+    check = next(c for c in world.commands() if "sha256sum -c" in " ".join(c))
+    assert list(check[-5:]) == ["sh", "-c", 'echo "$1  /data/$1" | sha256sum -c', "sh", SUM]  # an argument,
+    assert any(PV in c for c in world.commands()[-3:])                        # never spliced into the script
+
+
+@pytest.mark.parametrize("what,answer", [
+    ("jsonpath={.status.state}", (0, "detached")),                                  # not attached
+    ("longhornvolume=${PV}", (0, "labkit-worker\nlabkit-worker\n")),               # two replicas, one node
+    ("longhornvolume=${PV}", (0, "labkit-worker\n")),                               # one of two running
+    ("--for=jsonpath={.status.robustness}=healthy", (1, "timed out: degraded")),    # never healthy
+])
+def test_longhorn_health_is_checked_against_what_labkit_asked_for(what: str, answer: Any) -> None:
+    from labkit.steps import StepFailed
+
     plan = storage.option("longhorn").verify(KubeTarget.for_kind("labkit"), image=IMAGE)
-    plan.run(fake)
-    assert plan.values == {"SUM": SUM, "PV": "pvc-123", "REPLICAS": ""}
-    assert fake.argvs()[-3][-5:] == ["sh", "-c", 'echo "$1  /data/$1" | sha256sum -c', "sh", SUM]  # an argument,
-    assert "pvc-123" in fake.argvs()[-2]                                        # never spliced into the script
+    world = World(plan)
+    world.answers = {(what.replace("${PV}", PV),): answer}
+    with pytest.raises(StepFailed):
+        plan.run(world, sleep=lambda s: None)
+
+
+def test_the_storage_class_must_have_the_options_provisioner() -> None:
+    from labkit.steps import StepFailed
+
+    plan, world = _verify("openebs")
+    world.answers = {("jsonpath={.provisioner} {.volumeBindingMode}",): (0, "rancher.io/local-path Immediate")}
+    with pytest.raises(StepFailed, match="openebs.io/local"):
+        plan.run(world, sleep=lambda s: None)
 
 
 @pytest.mark.parametrize("logs", ["9f86d0", "$(rm -rf /)", SUM + "; reboot", ""])
 def test_a_writer_log_that_is_not_a_sha256_stops_the_verify_before_it_is_used(logs: str) -> None:
     from labkit.steps import StepFailed
 
-    fake = Fake({("logs", "-n", "labkit-verify-storage", "writer"): (0, logs + "\n"),
-                 ("jsonpath={.spec.volumeName}",): (0, "pvc-123")})
     plan = storage.option("local-path").verify(KubeTarget.for_kind("labkit"), image=IMAGE)
+    world = World(plan)
+    world.answers = {("logs", "-n", "labkit-verify-storage", "writer"): (0, logs + "\n")}
     with pytest.raises(StepFailed, match="does not match"):
-        plan.run(fake)
-    assert not any("sha256sum -c" in " ".join(a) for a in fake.argvs())
+        plan.run(world)
+    assert not any("sha256sum -c" in " ".join(a) for a in world.argvs())
 
 
 @pytest.mark.parametrize("minor", MINORS)
@@ -136,19 +185,23 @@ def test_a_broken_pvc_fails_validation() -> None:
 
 
 def test_helm_values_match_hand_kept_subsets() -> None:
+    enabled = {"type": "object", "properties": {"enabled": {"type": "boolean"}}, "additionalProperties": False}
     schemas = {
-        "openebs": {"type": "object", "additionalProperties": False, "properties": {"engines": {
-            "type": "object", "additionalProperties": False, "properties": {
-                "replicated": {"type": "object", "properties": {"mayastor": {"type": "object", "properties": {
-                    "enabled": {"type": "boolean"}}, "additionalProperties": False}}, "additionalProperties": False},
-                "local": {"type": "object", "additionalProperties": False, "properties": {
-                    k: {"type": "object", "properties": {"enabled": {"type": "boolean"}},
-                        "additionalProperties": False} for k in ("lvm", "zfs")}}}}}},
-        "longhorn": {"type": "object", "additionalProperties": False, "properties": {"persistence": {
-            "type": "object", "additionalProperties": False,
-            "properties": {"defaultClassReplicaCount": {"type": "integer", "minimum": 1, "maximum": 20}}}}},
+        "openebs": {"type": "object", "additionalProperties": False, "properties": {
+            "loki": enabled, "alloy": enabled, "engines": {
+                "type": "object", "additionalProperties": False, "properties": {
+                    "replicated": {"type": "object", "properties": {"mayastor": enabled},
+                                   "additionalProperties": False},
+                    "local": {"type": "object", "additionalProperties": False,
+                              "properties": {k: enabled for k in ("lvm", "zfs", "rawfile")}}}}}},
+        "longhorn": {"type": "object", "additionalProperties": False, "properties": {
+            "persistence": {"type": "object", "additionalProperties": False, "properties": {
+                "defaultClassReplicaCount": {"type": "integer", "minimum": 1, "maximum": 20},
+                "defaultClass": {"type": "boolean"}}},
+            "networkPolicies": {"type": "object", "additionalProperties": False, "properties": {
+                "restrictInternalTraffic": {"type": "boolean"}}}}},
     }
-    for name, schema in schemas.items():  # hand-written subsets of the charts' values (4.x / 1.12)
+    for name, schema in schemas.items():  # hand-written subsets of the charts' values (4.6 / 1.12.1)
         jsonschema.validate(storage.option(name).helm_values(), schema)
 
 
@@ -173,13 +226,24 @@ def test_longhorn_is_refused_on_a_host_without_iscsi(monkeypatch: pytest.MonkeyP
         storage.option("longhorn").check_host()
     assert "iscsi_tcp" in str(info.value) and "openebs" in (info.value.fix or "")
     monkeypatch.setattr(storage, "iscsi_support", lambda: (True, "iscsi_tcp loaded"))
+    monkeypatch.setattr(storage, "docker_disk_free", lambda: (0.6, "/var/lib/docker"))
+    storage.option("longhorn").check_host()
+    monkeypatch.setattr(storage, "docker_disk_free", lambda: (0.2, "/var/lib/docker"))
+    with pytest.raises(Unavailable) as info:
+        storage.option("longhorn").check_host()
+    assert "20% free" in str(info.value) and "25%" in str(info.value) and "prune" in (info.value.fix or "")
+    monkeypatch.setattr(storage, "docker_disk_free", lambda: None)  # Docker Desktop: cannot tell from here
     storage.option("longhorn").check_host()
 
 
-def test_longhorn_on_a_cluster_without_its_node_image_is_refused() -> None:
+@pytest.mark.parametrize("workers", [0, 1])
+def test_longhorn_with_fewer_than_two_workers_is_refused_before_anything_is_made(workers: int) -> None:
     with pytest.raises(BadInput) as info:
-        storage.option("longhorn").install(KubeTarget.for_kind("labkit"), cluster.cluster_config("kindnet"))
-    assert "labkit/kind-node-iscsi" in str(info.value)
+        cluster.up_script("kindnet", storage="longhorn", workers=workers)
+    assert "at least 2" in str(info.value) and "--workers 2" in (info.value.fix or "")
+    with pytest.raises(BadInput):
+        storage.option("longhorn").install(KubeTarget.for_kind("labkit"),
+                                           cluster.cluster_config("kindnet", workers=workers))
 
 
 def test_storage_needs_a_pod_network() -> None:
@@ -187,17 +251,40 @@ def test_storage_needs_a_pod_network() -> None:
         cluster.up_script("none", storage="openebs")
 
 
-def test_a_failed_node_image_build_stops_before_any_cluster_is_made(monkeypatch: pytest.MonkeyPatch,
-                                                                     tmp_path: Path) -> None:
+def test_an_iscsid_that_dies_in_a_node_stops_longhorn_before_helm_with_the_cause(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     from labkit.steps import StepFailed
 
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path))
-    fake = Fake({("kind", "get", "clusters"): (0, ""), ("docker", "image", "inspect"): 1,
-                 ("docker", "build"): (1, "E: Unable to locate package open-iscsi")})
+    script = cluster.up_script("kindnet", storage="longhorn", cfg=cluster.cluster_config("kindnet",
+                                                                                         storage="longhorn"))
+    world = World(script, answers={("systemctl start iscsid.service; sleep 3; systemctl is-active iscsid.service",):
+                                   (3, "failed\n")})
+    world.answers[("journalctl", "-u", "iscsid")] = (0, "iscsid: sendmsg: bug? ctrl_fd 5")
     with pytest.raises(StepFailed) as info:
-        cluster.up("kindnet", storage="longhorn", runner=fake, preflight=False)
-    assert "open-iscsi" in str(info.value) and "nothing else was created" in (info.value.fix or "")
-    assert not any(a[:3] == ["kind", "create", "cluster"] for a in fake.argvs())
+        cluster.up("kindnet", storage="longhorn", runner=world, preflight=False)
+    assert "iscsid starts and stays up" in str(info.value) and "ctrl_fd" in info.value.diagnostics
+    assert "openebs" in (info.value.fix or "") and "netlink" in (info.value.fix or "")
+    assert not any("upgrade" in c for c in world.commands())  # Helm never ran
+
+
+def test_longhorn_uninstall_follows_upstream_and_can_be_run_again(home: None) -> None:
+    plan = storage.option("longhorn").uninstall(KubeTarget.for_kind("labkit"))
+    titles = [s.title for s in plan.steps]
+    assert titles[0] == "Wait until no Longhorn volume is left"
+    flag = plan.steps[1]
+    assert flag.cmd.argv[-3:] == ("--type=merge", "-p", '{"value":"true"}')
+    assert flag.check is not None and flag.check.argv[:3] == ("sh", "-c", 'test "$("$@")" != false')
+    assert flag.check.argv[-1] == "--ignore-not-found"  # gone already: the check holds, the patch is skipped
+    helm = plan.steps[2]
+    assert helm.cmd.argv[-2:] == ("--timeout", "15m") or "15m" in helm.cmd.argv
+    assert helm.timeout > 900  # the chart's pre-delete job may run 900 s
+
+
+def test_openebs_uninstall_waits_for_its_volumes_first(home: None) -> None:
+    plan = storage.option("openebs").uninstall(KubeTarget.for_kind("labkit"))
+    assert "openebs-hostpath" in " ".join(plan.steps[0].cmd.argv) and plan.steps[0].expect_match
+    assert plan.steps[1].cmd.argv[:2] == ("helm", "uninstall")
 
 
 def test_connected_verify_refuses_an_unknown_storage_class() -> None:
@@ -209,6 +296,7 @@ def test_connected_verify_refuses_an_unknown_storage_class() -> None:
     with pytest.raises(BadInput) as info:
         conn.verify_storage_plan("fast-ssd")
     assert "rook-ceph-block" in str(info.value)
-    assert conn.verify_storage_plan("rook-ceph-block").steps[1].cmd.stdin
+    steps = conn.verify_storage_plan("rook-ceph-block").steps
+    assert any(s.cmd.stdin and "storageClassName: rook-ceph-block" in s.cmd.stdin for s in steps)
 
 

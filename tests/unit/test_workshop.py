@@ -81,17 +81,19 @@ def test_a_bad_mirror_address_is_refused(bad: str) -> None:
 
 
 def test_the_plans_name_node_image_manifests_charts_and_downloads() -> None:
+    from labkit.versions import pins
     from labkit.workshop.kit import inventory as plan_inventory
 
     labels, inv = plan_inventory(["network/calico", "cilium", "network/flannel", "storage/openebs"])
     assert labels == ["network/calico", "network/cilium", "network/flannel", "storage/openebs"]
     assert any(r.startswith("kindest/node:v1.36.1@sha256:") for r in inv.images)
-    assert "registry:3" in inv.images and "quay.io/calico/node:v3.31.2" in inv.images
+    assert "registry:3" in inv.images and "quay.io/calico/node:v3.32.1" in inv.images
     assert not any(r.startswith("labkit/") for r in inv.all_images())
     assert any("tigera-operator.yaml" in u for u in inv.manifests) and any("kube-flannel" in u for u in inv.manifests)
     assert any(u.endswith(".tgz") for u in inv.files)
     cilium = next(c for c in inv.charts if c.name == "cilium")
-    assert (cilium.repo, cilium.version, cilium.release, cilium.namespace) == ("https://helm.cilium.io", "1.19.5",
+    pinned = pins()["components"]["network"]["cilium"]["version"].lstrip("v")
+    assert (cilium.repo, cilium.version, cilium.release, cilium.namespace) == ("https://helm.cilium.io", pinned,
                                                                                 "cilium", "kube-system")
     assert "pullPolicy" in cilium.values and inv.kubernetes == "1.36.1"
     with pytest.raises(BadInput):
@@ -282,3 +284,17 @@ def test_manifest_json_lists_what_prepare_froze(tmp_path: Path) -> None:
     assert bundle.upstream_hosts({"items": [{"what": "image", "ref": "quay.io/a/b:1@" + D},
                                             {"what": "image", "ref": "docker.io/library/x:1@" + D}]}) == \
         ["docker.io", "quay.io"]
+
+
+def test_the_operator_chosen_images_follow_the_calico_pin() -> None:
+    """The kit lists the images Calico's operator starts; they must move with the pin, not stay behind."""
+    import yaml
+
+    from labkit.versions import pins
+
+    calico = pins()["components"]["network"]["calico"]
+    kit = yaml.safe_load((Path(__file__).resolve().parents[2] / "environments" / "workshop.yaml").read_text())
+    entry = kit["operator_images"]["network/calico"]
+    assert entry["images"] and all(ref.endswith(":" + calico["version"]) for ref in entry["images"])
+    assert f"/blob/{calico['operator_version']}/" in entry["source"]
+    assert f"/blob/{calico['operator_version']}/" in entry["registry_source"]

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit._run import Cmd
+from labkit.components.base import load_values, values_why
 from labkit.components.kube import rollout_step as _rollout
-from labkit.components.network.options import TIMEOUT, NetworkOption, _nodes_ready, _pins
+from labkit.components.network.base import TIMEOUT, NetworkOption, _nodes_ready, _pins, tested_note
 from labkit.errors import BadInput
 from labkit.steps import Plan, Step
 from labkit.targets.kind.config import ClusterConfig
 from labkit.targets.kube import KubeTarget
-from labkit.versions import environments_dir
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,18 @@ class Cilium(NetworkOption):
                            fix="without kube-proxy nothing serves ClusterIPs: use --cni cilium-kpr, "
                            "which turns on Cilium's kube-proxy replacement")
 
-    def helm_values(self, cfg: ClusterConfig) -> dict[str, Any]:
-        import yaml
+    def values_files(self) -> tuple[str, ...]:
+        return (str(_pins("cilium")["values_kpr" if self.kube_proxy_replacement else "values"]),)
 
-        key = "values_kpr" if self.kube_proxy_replacement else "values"
-        values = yaml.safe_load((environments_dir() / str(_pins("cilium")[key])).read_text())
+    def helm_values(self, cfg: ClusterConfig | None = None) -> dict[str, Any]:
+        values = load_values(self.values_files()[0])
         if self.kube_proxy_replacement:
-            values["k8sServiceHost"] = f"{cfg.name}-control-plane"
-        return dict(values)
+            values["k8sServiceHost"] = f"{(cfg or self.cluster_config()).name}-control-plane"
+        return values
+
+    def doc(self, path: str) -> str:
+        """A file of cilium/cilium at the pinned release (its docs live beside the chart's source)."""
+        return f"https://github.com/cilium/cilium/blob/v{self.version}/{path}"
 
     def install(self, target: KubeTarget, cfg: ClusterConfig, *, timeout: float = TIMEOUT) -> Plan:
         import yaml
@@ -75,26 +79,35 @@ class Cilium(NetworkOption):
         self.check_config(cfg)
         p = _pins("cilium")
         h = target.helm
-        values = yaml.safe_dump(self.helm_values(cfg), sort_keys=False)
-        why = ("values from environments/" + str(p["values_kpr" if self.kube_proxy_replacement else "values"]) +
-               ("; the agent reaches the API server at the control-plane node directly, because without "
-                "kube-proxy the `kubernetes` Service IP is not routable until Cilium itself runs"
-                if self.kube_proxy_replacement else ""))
+        values = self.helm_values(cfg)
+        why = (f"values from environments/{self.values_files()[0]}: " + values_why(values, self.values_sources()) +
+               ("; without kube-proxy the `kubernetes` Service IP is not routable until Cilium itself runs, so the "
+                "agent reaches the API server at the control-plane node's name on the kind network"
+                if self.kube_proxy_replacement else "") + tested_note("cilium", cfg))
+        guide = "Documentation/network/kubernetes/kubeproxy-free.rst" if self.kube_proxy_replacement else \
+            "Documentation/installation/kind.rst"
+        chart = "install/kubernetes/cilium/templates"
         return Plan(f"Install {self.title} {self.version}").add(
             Step("Add Cilium's Helm repository", Cmd((target.helm_bin, "repo", "add", "cilium", str(p["repo"]),
                                                       "--force-update")),
-                 why="--force-update makes the step repeatable"),
+                 why="--force-update makes the step repeatable",
+                 source=self.doc("Documentation/installation/k8s-install-helm.rst")),
             Step(f"Install (or upgrade) the cilium chart {self.version}",
                  Cmd(h("upgrade", "--install", "cilium", str(p["chart"]), "--version", self.version,
-                       "--namespace", "kube-system", "--values", "-"), stdin=values),
-                 why=why, timeout=600),
-            _rollout(target, "kube-system", "daemonset/cilium", timeout, "Wait for the Cilium agent on every node"),
-            _rollout(target, "kube-system", "deployment/cilium-operator", timeout, "Wait for the Cilium operator"),
-            _nodes_ready(target, timeout))
+                       "--namespace", "kube-system", "--values", "-"),
+                     stdin=yaml.safe_dump(values, sort_keys=False)),
+                 why=why, timeout=600, source=self.doc(guide)),
+            _rollout(target, "kube-system", "daemonset/cilium", timeout, "Wait for the Cilium agent on every node",
+                     source=self.doc(f"{chart}/cilium-agent/daemonset.yaml"),
+                     logs=("k8s-app=cilium", "cilium-agent")),
+            _rollout(target, "kube-system", "deployment/cilium-operator", timeout, "Wait for the Cilium operator",
+                     source=self.doc(f"{chart}/cilium-operator/deployment.yaml")),
+            *_nodes_ready(target, timeout, cfg))
 
     def uninstall(self, target: KubeTarget) -> Plan:
         return Plan("Remove Cilium").add(
             Step("Uninstall the Helm release", Cmd(target.helm("uninstall", "cilium", "--namespace", "kube-system",
                                                                "--ignore-not-found")),
                  why="eBPF programs stay attached on the nodes until they restart: recreate the cluster "
-                     "before benchmarking another CNI"))
+                     "before benchmarking another CNI",
+                 source=self.doc("Documentation/installation/k8s-install-helm.rst")))

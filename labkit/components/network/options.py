@@ -6,7 +6,7 @@ Each option is a small frozen object with the same five answers:
   ``kubeProxyMode``); :meth:`check_config` turns a mismatch into a clear error;
 * ``install(target, cfg)`` — a :class:`~labkit.steps.Plan`: the exact kubectl / helm /
   docker commands, each with a check so a re-run resumes where it stopped;
-* ``verify(target, image)`` — the shared verify plan (:mod:`labkit.components.verify_net`)
+* ``verify(target, image)`` — the shared verify plan (:mod:`labkit.components.network.verify`)
   with this CNI's NetworkPolicy expectation;
 * ``uninstall(target)`` — what removes it (on kind, deleting the cluster is cleaner:
   pods keep addresses from a CNI that is gone);
@@ -21,80 +21,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit._run import Cmd
-from labkit.components.base import NotInstalled, Option, Options
-from labkit.components.kube import nodes_ready_step, rollout_step as _rollout
-from labkit.components.network import verify as verify_net
+from labkit.components.base import NotInstalled, Options
+from labkit.components.kube import rollout_step as _rollout
+from labkit.components.network.base import TIMEOUT, NetworkOption, _nodes_ready, _pins, tested_note  # noqa: F401
 from labkit.errors import BadInput
 from labkit.steps import Plan, Step
+from labkit.targets.kind import sources as src
 from labkit.targets.kind.config import ClusterConfig
 from labkit.targets.kube import KubeTarget
-
-TIMEOUT = 300.0
-
-
-def _pins(name: str) -> dict[str, Any]:
-    from labkit.components.base import pin
-
-    return pin("network", name)
-
-
-def _nodes_ready(target: KubeTarget, timeout: float) -> Step:
-    return nodes_ready_step(target, timeout)
-
-
-@dataclass(frozen=True)
-class NetworkOption(Option):
-    component = "network"
-    enforces_policy: bool = True
-    installed_with: str = ""
-    between_nodes: str = ""
-
-    # -- what the cluster must look like ------------------------------------------------------------
-    def config_needs(self) -> dict[str, Any]:
-        return {"disable_default_cni": True}
-
-    def check_config(self, cfg: ClusterConfig) -> None:
-        """Raise :class:`BadInput` when ``cfg`` conflicts with this CNI, naming the fix."""
-        for key, want in self.config_needs().items():
-            have = getattr(cfg, key)
-            if have != want:
-                raise BadInput(f"kind config {key} for {self.name}", have, repr(want),
-                               fix=f"use profile('{self.profile}') or ClusterConfig(..., {key}={want!r}); "
-                               f"`labkit up --cni {self.name}` does this for you")
-
-    @property
-    def profile(self) -> str:
-        return self.name if self.name != "kindnet" else "default"
-
-    def cluster_config(self, **overrides: Any) -> ClusterConfig:
-        """A cluster config that suits this CNI (its kind profile + the needs + ``overrides``)."""
-        from labkit.targets.kind.config import profile
-
-        cfg = profile(self.profile, **{**self.config_needs(), **overrides})
-        self.check_config(cfg)
-        return cfg
-
-    # -- plans -------------------------------------------------------------------------------------
-    def verify(self, target: KubeTarget, *, image: str, cfg: ClusterConfig | None = None,
-               cross_node: bool | None = None) -> Plan:
-        if cross_node is None:
-            cross_node = cfg is None or cfg.control_planes + cfg.workers >= 2
-        return verify_net.plan(target, image=image, enforces_policy=self.enforces_policy, cni=self.name,
-                               cross_node=cross_node)
-
-    def datapath(self, cfg: ClusterConfig | None = None) -> Any:
-        """How a packet crosses this CNI (:class:`labkit.components.network.datapath.Datapath`), with sources."""
-        from labkit.components.network import datapath
-
-        if self.name not in datapath.FACTS:
-            raise BadInput("CNI with a datapath", self.name, ", ".join(datapath.FACTS))
-        return datapath.FACTS[self.name](self, cfg)
-
-    def row(self) -> dict[str, Any]:
-        needs = ", ".join(f"{k}={v}" for k, v in self.config_needs().items()) or "-"
-        return {"option": self.name, "version": self.version, "installed with": self.installed_with,
-                "between nodes": self.between_nodes,
-                "NetworkPolicy": "enforced" if self.enforces_policy else "NOT enforced", "kind config needs": needs}
 
 
 @dataclass(frozen=True)
@@ -114,13 +48,16 @@ class Kindnet(NetworkOption):
 
     def install(self, target: KubeTarget, cfg: ClusterConfig, *, timeout: float = TIMEOUT) -> Plan:
         return Plan("kindnet: nothing to install, wait until it runs").add(
-            _rollout(target, "kube-system", "daemonset/kindnet", timeout, "Wait for kindnet on every node"),
-            _nodes_ready(target, timeout))
+            _rollout(target, "kube-system", "daemonset/kindnet", timeout, "Wait for kindnet on every node",
+                     source=src.kind("pkg/build/nodeimage/const_cni.go", cfg.kubernetes, "L83-L86"),
+                     logs=("app=kindnet", "kindnet-cni")),
+            *_nodes_ready(target, timeout, cfg))
 
     def uninstall(self, target: KubeTarget) -> Plan:
         return Plan("kindnet is part of the node image").add(
             Step("Nothing to uninstall", Cmd(target.kubectl("get", "daemonset", "-n", "kube-system", "kindnet")),
-                 why="kindnet comes with kind; create the cluster with disableDefaultCNI: true to leave it out"))
+                 why="kindnet comes with kind; create the cluster with disableDefaultCNI: true to leave it out",
+                 source=src.kind(src.KIND_CONFIGURATION, None, "L200-L216")))
 
 
 @dataclass(frozen=True)
@@ -138,7 +75,9 @@ class NoCNI(NetworkOption):
     def install(self, target: KubeTarget, cfg: ClusterConfig, *, timeout: float = TIMEOUT) -> Plan:
         self.check_config(cfg)
         return Plan("No CNI: install one yourself").add(
-            Step("Show the nodes (NotReady until a CNI runs)", Cmd(target.kubectl("get", "nodes", "-o", "wide"))))
+            Step("Show the nodes (NotReady until a CNI runs)", Cmd(target.kubectl("get", "nodes", "-o", "wide")),
+                 why="kind's docs: disabling the default CNI is \"a power user feature with limited support\"",
+                 source=src.kind(src.KIND_CONFIGURATION, cfg.kubernetes, "L200-L216")))
 
     def verify(self, target: KubeTarget, *, image: str, cfg: ClusterConfig | None = None,
                cross_node: bool | None = None) -> Plan:
@@ -192,7 +131,7 @@ CNIS = tuple(k for k in INSTALLABLE if k != "none")  # the ones that give pods a
 
 
 def option(name: str, version: str | None = None) -> NetworkOption:
-    """The CNI option called ``name`` (``calico@v3.31.2`` names its version too); see :meth:`Options.get`."""
+    """The CNI option called ``name`` (``calico@v3.32.1`` names its version too); see :meth:`Options.get`."""
     return OPTIONS.get(name, version)  # type: ignore[return-value]
 
 

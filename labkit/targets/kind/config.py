@@ -97,10 +97,7 @@ def node_image(kubernetes: str | None = None) -> str:
 
 
 def min_kind(cfg: ClusterConfig | None = None) -> str:
-    """The oldest kind that can make ``cfg`` (default: the default config): its node image decides.
-
-    A locally built variant (``node_image_override``, e.g. Longhorn's) is built FROM the pinned image
-    of the same Kubernetes minor, so the same minimum holds."""
+    """The oldest kind that can make ``cfg`` (default: the default config): its node image decides."""
     return node_image_pin(cfg.kubernetes if cfg is not None else None).min_kind
 
 
@@ -133,11 +130,11 @@ class ClusterConfig:
     port_mappings: tuple[PortMapping, ...] = ()
     mounts: tuple[Mount, ...] = ()
     registry: bool = True  # wire the local registry at creation (localhost:5001 -> kind-registry:5000);
-    # node images from kind v0.27 on read /etc/containerd/certs.d, so no containerd patch is needed
+    # node images from kind v0.27 on read /etc/containerd/certs.d, so no containerd config patch is needed
+    # (kind v0.32.0 site/static/examples/kind-with-registry.sh: "not necessary with images from kind v0.27.0+")
     metrics_bind_all: bool = False  # control-plane metrics on 0.0.0.0 (kube-prometheus-stack)
     node_labels: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     fail_cgroup_v1: bool = True  # False: let Kubernetes >= 1.35's kubelet start on a cgroup v1 host (deprecated)
-    node_image_override: str | None = None  # a locally built variant of the pinned image (e.g. + open-iscsi)
 
     def __post_init__(self) -> None:
         if not self.name.startswith("labkit") or not _NAME.match(self.name) or len(self.name) > 40:
@@ -166,7 +163,7 @@ class ClusterConfig:
 
     @property
     def image(self) -> str:
-        return self.node_image_override or node_image(self.kubernetes)
+        return node_image(self.kubernetes)
 
     @property
     def kubeadm_api(self) -> str:
@@ -200,12 +197,6 @@ class ClusterConfig:
                      "metricsBindAddress": "0.0.0.0:10249"}
             patches.append(yaml.safe_dump(proxy, sort_keys=False))
         return patches
-
-    def containerd_patches(self) -> list[str]:
-        """Make containerd read per-registry ``hosts.toml`` files (for the local registry)."""
-        if not self.registry:
-            return []
-        return ['[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/containerd/certs.d"\n']
 
     def render(self) -> dict[str, Any]:
         nodes: list[dict[str, Any]] = []

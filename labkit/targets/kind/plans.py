@@ -12,6 +12,7 @@ from labkit._run import Cmd
 from labkit.errors import BadInput
 from labkit.manifests import to_yaml
 from labkit.steps import Plan, Step
+from labkit.targets.kind import sources as src
 from labkit.targets.kind.config import REGISTRY_PORT, ClusterConfig
 from labkit.targets.kube import KubeTarget, kubeconfig_path
 from labkit.versions import pins
@@ -29,17 +30,19 @@ def create_plan(cfg: ClusterConfig, *, kind: str = "kind", kubectl: str = "kubec
     plan = Plan(f"Create kind cluster {cfg.name}").add(
         Step("Create the kind cluster", Cmd(tuple(argv), stdin=cfg.to_yaml()),
              why=f"{cfg.control_planes} control plane(s) and {cfg.workers} worker(s) as Docker containers, "
-                 f"node image {cfg.image}",
+                 f"node image {cfg.image} (pinned by digest, as kind's docs ask); the config's fields are "
+                 f"kind's {src.kind(src.KIND_CONFIGURATION, cfg.kubernetes)}",
              check=Cmd((kubectl, "--kubeconfig", kc, "get", "--raw", "/readyz")),
-             timeout=wait + 600,
+             timeout=wait + 600, source=src.kind(src.KIND_QUICK_START, cfg.kubernetes),
              diagnose=(Cmd(("docker", "ps", "-a", "--filter", f"label=io.x-k8s.kind.cluster={cfg.name}")),
                        Cmd((kind, "export", "logs", "--name", cfg.name)))))
     if not cfg.disable_default_cni:  # without a CNI nodes stay NotReady until the network chapter installs one
         plan.add(Step("Wait for every node to be Ready",
                       Cmd((kubectl, "--kubeconfig", kc, "wait", "--for=condition=Ready", "nodes", "--all",
                            f"--timeout={wait:g}s")),
-                      why="kubelet, kube-proxy and the CNI are up on every node",
-                      timeout=wait + 30,
+                      why="kubelet, kube-proxy and the CNI are up on every node; kind's --wait covers only the "
+                          "control plane",
+                      timeout=wait + 30, source=src.k8s_source(src.KUBECTL_WAIT, cfg.kubernetes),
                       diagnose=(Cmd((kubectl, "--kubeconfig", kc, "get", "nodes", "-o", "wide")),
                                 Cmd((kubectl, "--kubeconfig", kc, "get", "events", "-A",
                                      "--sort-by=.lastTimestamp")))))
@@ -50,7 +53,8 @@ def delete_plan(name: str, *, kind: str = "kind") -> Plan:
     return Plan(f"Delete kind cluster {name}").add(
         Step("Delete the kind cluster", Cmd((kind, "delete", "cluster", "--name", name,
                                              "--kubeconfig", str(kubeconfig_path(name)))),
-             why="removes its node containers and network; the lab's kubeconfig entry goes with it"))
+             why="removes its node containers and network; the lab's kubeconfig entry goes with it",
+             source=src.kind(src.KIND_QUICK_START)))
 
 
 def registry_pin() -> dict[str, Any]:
@@ -74,28 +78,46 @@ def registry_plan(cfg: ClusterConfig, target: KubeTarget) -> Plan:
     reg = registry_pin()
     name, port, image = str(reg["name"]), int(reg["host_port"]), str(reg["image"])
     hosts_dir = f"/etc/containerd/certs.d/localhost:{port}"
+    script = src.kind(src.KIND_REGISTRY_SCRIPT, cfg.kubernetes)
+    running = Cmd(("sh", "-c", 'test "$(docker inspect -f "{{.State.Running}}" "$1" 2>/dev/null)" = true', "sh",
+                   name))
     plan = Plan(f"Wire the local registry localhost:{port} into {cfg.name}").add(
+        Step("Start the registry container again if it exists but is stopped",
+             Cmd(("docker", "start", name)),
+             why="kind's script runs the registry only when `{{.State.Running}}` is not `true`; a stopped "
+                 "container keeps its name, so `docker run` would fail on it: start it instead",
+             check=Cmd(("sh", "-c", 'test "$(docker inspect -f "{{.State.Running}}" "$1" 2>/dev/null)" != false',
+                        "sh", name)),
+             timeout=60, source=script + "#L18-L25"),
         Step("Start the registry container (shared by every lab cluster)",
              Cmd(("docker", "run", "-d", "--restart=always", "-p", f"127.0.0.1:{port}:5000", "--network", "bridge",
                   "--name", name, "--label", "io.labkit.managed=true", "--label", "io.labkit.role=registry", image)),
-             why=f"the host pushes to localhost:{port}; pods and nodes reach it as {name}:5000",
-             check=Cmd(("docker", "inspect", "--format", "{{.State.Running}}", name)), timeout=300))
+             why=f"the host pushes to localhost:{port}; pods and nodes reach it as {name}:5000. Skipped when "
+                 "`{{.State.Running}}` is `true` (the check compares the value, as kind's script does)",
+             check=running, timeout=300, source=script + "#L18-L25"))
     hosts_toml = f'[host."http://{name}:5000"]\n'
     for node in cfg.node_names():
         plan.add(Step(f"Tell containerd on {node} where localhost:{port} is",
                       Cmd(("docker", "exec", "-i", node, "sh", "-c",
                            f"mkdir -p {hosts_dir} && cat > {hosts_dir}/hosts.toml"), stdin=hosts_toml),
-                      why="containerd reads /etc/containerd/certs.d (kind node images since v0.27)"))
+                      why="containerd reads /etc/containerd/certs.d (kind node images since v0.27, so no "
+                          "containerd config patch is needed: the script's own note)",
+                      source=script + "#L46-L60"))
     return plan.add(
         Step("Attach the registry to the kind network",
              Cmd(("docker", "network", "connect", "kind", name)),
              why="so nodes resolve and reach it by name",
-             check=Cmd(("docker", "exec", cfg.node_names()[0], "getent", "hosts", name))),
+             check=Cmd(("sh", "-c",
+                        'test "$(docker inspect -f "{{json .NetworkSettings.Networks.kind}}" "$1")" != null',
+                        "sh", name)),
+             source=script + "#L62-L66"),
         Step("Publish the registry's address in the cluster (local-registry-hosting)",
-             Cmd(target.kubectl("apply", "-f", "-"), stdin=to_yaml(registry_configmap(port)))))
+             Cmd(target.kubectl("apply", "-f", "-"), stdin=to_yaml(registry_configmap(port))),
+             why="KEP-1755's ConfigMap tells tools which registry the cluster pulls from",
+             source=script + "#L68-L79"))
 
 
-def load_images_plan(target: KubeTarget, images: list[str]) -> Plan:
+def load_images_plan(target: KubeTarget, images: list[str], *, kubernetes: str | None = None) -> Plan:
     for image in images:
         if ":" not in image.rsplit("/", 1)[-1] or image.endswith(":latest"):
             raise BadInput("image to load", image, "an explicit tag other than :latest",
@@ -106,7 +128,9 @@ def load_images_plan(target: KubeTarget, images: list[str]) -> Plan:
                        fix="push the image to a registry your cluster can pull from")
     return Plan(f"Load images into {target.kind_cluster}'s nodes").add(*[
         Step(f"Load {image}", Cmd((target.kind, "load", "docker-image", image, "--name", target.kind_cluster)),
-             why="copies the image into containerd on every node, so pods start without a registry", timeout=600)
+             why="copies the image into containerd on every node, so pods start without a registry (node images "
+                 "of kind v0.32.0 and later need kind v0.32.0 or newer for this: their containerd changed)",
+             timeout=600, source=src.kind(src.KIND_QUICK_START, kubernetes))
         for image in images])
 
 
