@@ -204,5 +204,5 @@ def chain(title: str, boxes: Sequence[Box], labels: Sequence[str] = (), *, capti
           legend: Sequence[tuple[str, str]] = ()) -> Diagram:
     """One column, each box pointing to the next (``labels[i]`` on the i-th arrow): a stack, read top down."""
     arrows = [Arrow(a.key, b.key, labels[i] if i < len(labels) else "") for i, (a, b) in
-              enumerate(zip(boxes, boxes[1:]))]
+              enumerate(zip(boxes, boxes[1:], strict=False))]
     return Diagram(title, [list(boxes)], arrows, caption=caption, legend=legend)

@@ -134,7 +134,7 @@ def test_the_sequence_drains_the_busiest_unprotected_node_then_loses_the_next(mo
     assert [op for op, _ in orch.calls] == ["deploy", "scale", "rolling_update", "kill_replica", "rolling_update",
                                             "kill_replica", "drain_node", "lose_node", "remove"]
     assert dict(orch.calls)["drain_node"] == {"node": "node2"} and orch.calls[7][1] == {"node": "node3"}
-    assert len(out) == 9 and "swarm: 0/9" in lines[0] and "planned" in lines[0]
+    assert len(out) == 9 and "swarm: the operations: 0/9" in lines[0] and "planned" in lines[0]
     kube = FakeOrch()
     sequence(kube, App(), protect=["node1"], lose=False)  # type: ignore[arg-type]
     assert "lose_node" not in [op for op, _ in kube.calls]

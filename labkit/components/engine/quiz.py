@@ -154,7 +154,7 @@ def overlay_diagram(ov: dict[str, Any], *, image: str = "") -> Diagram:
                "deleted /etc/debian_version (a whiteout in the upper layer hides the lower copy). The image layers "
                "never change: every container of this image shares them.")
     arrows = [Arrow(a.key, b.key, labels[i] if i < len(labels) else "") for i, (a, b) in
-              enumerate(zip(boxes, boxes[1:]))]
+              enumerate(zip(boxes, boxes[1:], strict=False))]
     return Diagram("The layers of one running container", [boxes], arrows, caption=caption,
                    legend=(("pod", "the merged view"), ("new", "written by the container"),
                            ("kernel", "Docker's init layer"), ("plain", "the image's read-only layers")))

@@ -70,7 +70,8 @@ class StorageOption(Option):
                                kubernetes=cfg.kubernetes if cfg is not None else None)
 
     def stack(self) -> Any:
-        """Pod → PVC → PV → provisioner → disk for this option (:class:`~labkit.components.storage.stack.StackFacts`)."""
+        """Pod → PVC → PV → provisioner → disk for this option
+        (:class:`~labkit.components.storage.stack.StackFacts`)."""
         from labkit.components.storage import stack
 
         return stack.FACTS[self.name](self)
