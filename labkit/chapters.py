@@ -240,7 +240,7 @@ def time_box(chapter: str, profile: str = "quick", *, path: object = None) -> Ti
     load = live.get("load") or []
     note = f"load average {load[0]} → {load[1]}" if len(load) == 2 else ""
     dates = sorted({str(r.get("date")) for r in runs.values() if isinstance(r, dict) and r.get("date")})
-    how = f", with `{data['how']}`" if data.get("how") else ""
+    how = f", with `{str(data['how']).split(':')[0]}`" if data.get("how") else ""  # the script, not its blurb
     measured = (", ".join(dates) or "never") + f", on {_machine(data)}{how}"
     return TimeBox(chapter, profile, seconds("live"), seconds("replay"), str(kind_half), measured, note)
 
