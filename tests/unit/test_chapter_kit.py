@@ -87,6 +87,19 @@ def test_the_trainer_guide_shows_exactly_the_measured_table() -> None:
                 assert run["seconds"] > 0 and run["date"] and "params" in run, (name, profile, path)
 
 
+def test_the_timing_script_knows_every_chapter_that_shows_a_time_box_and_writes_one_file() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("chapter_times", ROOT / "benchmarks" / "chapter_times.py")
+    assert spec and spec.loader
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    boxed = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if "chapters.begin(" in p.read_text()}
+    assert boxed <= set(script.CHAPTERS), "benchmarks/chapter_times.py must time every chapter that shows a box"
+    assert script.TIMES == ROOT / "environments" / chapters.TIMES_FILE
+    assert not (ROOT / "docs" / "chapter-timings.json").exists(), "one source of truth: the YAML"
+
+
 def test_without_a_measured_plan_the_bar_counts_steps_then_estimates_from_their_pace(
         monkeypatch: pytest.MonkeyPatch) -> None:
     lines: list[str] = []
