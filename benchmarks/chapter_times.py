@@ -93,7 +93,10 @@ def kind_note() -> tuple[bool, str]:
     from labkit import clusters
 
     ok, why = clusters.kind_available()
-    return ok, "" if ok else f"The kind half: not measured here (kind cannot run on this machine: {why})."
+    first = why.split(";")[0].strip()  # the whole reason is long (versions, URLs): `labkit doctor` has it
+    return ok, "" if ok else (f"The kind half: not measured here (kind cannot run on this machine: {first}; "
+                              "`labkit doctor` lists the rest). Time it on a laptop like the room's with "
+                              "`benchmarks/chapter_times.py`.")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("chapters", nargs="*", help="default: every chapter listed in CHAPTERS")
     ap.add_argument("--profile", default="quick")
-    ap.add_argument("--paths", default="live,replay", help="which paths to run: live, replay or both")
+    ap.add_argument("--paths", default="live,replay",
+                    help="which paths to run: live, replay or both; '' runs none and only rewrites the notes and "
+                    "the guide's table from the YAML")
     ap.add_argument("--out", default=str(Path(tempfile.gettempdir()) / "labkit-chapter-timings"))
     ap.add_argument("--no-write", action="store_true", help="print only; leave the YAML and the guide alone")
     a = ap.parse_args(argv)
