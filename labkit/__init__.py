@@ -26,7 +26,7 @@ PUBLIC = {
     "doctor": "labkit.doctor", "clean": "labkit.clean", "clusters": "labkit.clusters", "images": "labkit.images",
     "replay": "labkit.targets.replay", "swarm": "labkit.targets.swarm", "errors": "labkit.errors",
     "versions": "labkit.versions", "tools": "labkit.tools", "manifests": "labkit.manifests",
-    "units": "labkit.units", "progress": "labkit.progress",
+    "units": "labkit.units", "progress": "labkit.progress", "checks": "labkit.checks", "diagrams": "labkit.diagrams",
     # every registered component, by its name (labkit.components.NAMES is the one registration)
     **{name: f"labkit.components.{name}" for name in _COMPONENTS},
 }
