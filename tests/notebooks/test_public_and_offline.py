@@ -99,23 +99,10 @@ def shared_drift(books: dict[str, dict[str, tuple[str, str, str]]]) -> list[str]
 #: Chapters whose shared parameters have the same type and default but their own comments (written by another
 #: helper before this check existed; the lead aligns them). Type and default are checked for them as for every
 #: chapter; the strict xfail below fails as soon as their comments agree, so this set is then emptied.
-COMMENTS_NOT_ALIGNED = {"05-monitoring", "06-logging", "07-mesh", "08-pipeline"}
-
-
-def _uncommented(params: dict[str, tuple[str, str, str]]) -> dict[str, tuple[str, str, str]]:
-    return {name: (t, d, "") for name, (t, d, _) in params.items()}
-
-
 def test_shared_parameters_mean_the_same_in_every_chapter() -> None:
     books = {p.stem: parameters(p) for p in BOOKS}
-    books = {b: _uncommented(p) if b in COMMENTS_NOT_ALIGNED else p for b, p in books.items()}
     drift = shared_drift(books)
     assert drift == [], "declare each shared parameter exactly alike:\n" + "\n".join(drift)
-
-
-@pytest.mark.xfail(strict=True, reason="chapters 05-08 comment shared parameters their own way: COMMENTS_NOT_ALIGNED")
-def test_chapters_05_to_08_comment_shared_parameters_alike() -> None:
-    assert shared_drift({p.stem: parameters(p) for p in BOOKS}) == []
 
 
 def test_a_drift_in_name_default_or_comment_is_caught() -> None:
