@@ -144,6 +144,18 @@ def left_by(chapter: str) -> str:
         ": " + ", ".join(f"{i.kind} {i.name}" for i in left) if left else "")
 
 
+def tidy(chapter: str) -> str:
+    """Remove what ``chapter`` left for the learner to inspect (its labelled containers, networks, volumes); the
+    notebook is not touched (that is :func:`reset`). A chapter's last cell calls this unless ``keep`` is set."""
+    from labkit import clean, docker
+
+    left = clean.chapter_objects(chapter)
+    for item in left:
+        docker.remove(item.ref)
+    return f"removed {len(left)} object(s) this chapter kept for you" + (
+        ": " + ", ".join(f"{i.kind} {i.name}" for i in left) if left else "")
+
+
 def reset(chapter: str, *, dry_run: bool = False) -> list[str]:
     """Put ``chapter`` (e.g. ``"03-network"``) back as shipped: the notebook restored after your copy is saved to
     ``notebooks/.learner/``, and the containers, networks and volumes it made removed (images and kind clusters

@@ -27,12 +27,14 @@ def test_engine_chapter_live_measures_and_leaves_nothing(docker_ready: None, tmp
     rows = Store(tmp_path / "store").load()
     ok = rows[(rows["status"] == "ok") & (rows["metric"] == "start_latency_s")]
     assert set(ok["cell"]) >= {"docker-runc"} and (ok["value"] > 0).all() and len(ok) >= 3
-    # scoped to this chapter (other sessions' containers may exist): only the quiz container stays, on purpose
+    # scoped to this chapter (other sessions' containers may exist): the last cell removed what the chapter kept
+    # for the learner (the quiz container), since keep is False
     client = sdk_client()
     mine = ["io.labkit.managed=true", "io.labkit.chapter=01-engine"]
     left = client.containers.list(all=True, filters={"label": mine})
     try:
-        assert [c.name for c in left] == ["lk-quiz-01"] and "lk-quiz-01" in text
+        assert [c.name for c in left] == [] and "lk-quiz-01" in text
+        assert "0 labkit object(s) left by this chapter" in text
     finally:
         for box in left:
             box.remove(force=True)
