@@ -15,6 +15,7 @@ from labkit.errors import (  # noqa: E402
     LabkitError,
     ToolMissing,
 )
+from labkit.components import NAMES as _COMPONENTS  # noqa: E402 - light: no Docker, Kubernetes or pandas
 
 
 
@@ -25,9 +26,9 @@ PUBLIC = {
     "doctor": "labkit.doctor", "clean": "labkit.clean", "clusters": "labkit.clusters", "images": "labkit.images",
     "replay": "labkit.targets.replay", "swarm": "labkit.targets.swarm", "errors": "labkit.errors",
     "versions": "labkit.versions", "tools": "labkit.tools", "manifests": "labkit.manifests",
-    "engine": "labkit.components.engine", "orchestration": "labkit.components.orchestration",
-    "network": "labkit.components.network", "storage": "labkit.components.storage",
-    "units": "labkit.units", "progress": "labkit.progress",
+    "units": "labkit.units", "progress": "labkit.progress", "checks": "labkit.checks", "diagrams": "labkit.diagrams",
+    # every registered component, by its name (labkit.components.NAMES is the one registration)
+    **{name: f"labkit.components.{name}" for name in _COMPONENTS},
 }
 
 

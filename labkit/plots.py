@@ -339,5 +339,6 @@ def orchestration(data: pd.DataFrame, *, order: Sequence[str] = ()) -> go.Figure
         text = [f"{v:.1f} s" if v == v else ("failed" if op in ran else "") for op, v in zip(order, med, strict=True)]
         fig.add_bar(name=str(orch), x=order, y=med, text=text)
     fig.update_layout(barmode="group", title="Orchestration operations: time until the app is back as wanted",
-                      xaxis_title="operation", yaxis_title="seconds (lower is better)")
+                      xaxis_title="operation", yaxis_title="seconds (lower is better)", showlegend=True,
+                      legend_title="orchestrator")
     return fig

@@ -42,13 +42,16 @@ class Progress:
 
     ``planned_s`` holds one entry per unit: the seconds that unit is planned to take (its weight).
     ``callback(done, total)``, when given, is called after every unit (the harness's ``progress=``).
+    ``planned=False`` says there is no measured plan (``planned_s`` then only counts units): no ETA is
+    shown until a unit has finished, then the mean pace so far estimates the rest.
     """
 
     def __init__(self, title: str, planned_s: Sequence[float], *, every_s: float = 30.0,
                  widget: bool | None = None, callback: Callable[[int, int], Any] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, planned: bool = True) -> None:
         self.title = title
-        self.planned = [max(0.001, float(x)) for x in planned_s]
+        self.has_plan = planned
+        self.planned = [max(0.001, float(x)) if planned else 1.0 for x in planned_s]
         self.total = len(self.planned)
         self.done = 0
         self.every_s = every_s
@@ -73,8 +76,11 @@ class Progress:
     def line(self, what: str = "") -> str:
         pct = 100 * self.done / self.total if self.total else 100
         ahead = "planned" if self.done == 0 else "left"
-        parts = [f"{self.title}: {self.done}/{self.total} ({pct:.0f} %)", f"{duration(self.elapsed)} elapsed",
-                 f"about {duration(self.eta())} {ahead}"]
+        parts = [f"{self.title}: {self.done}/{self.total} ({pct:.0f} %)", f"{duration(self.elapsed)} elapsed"]
+        if self.has_plan or self.done:
+            parts.append(f"about {duration(self.eta())} {ahead}" + ("" if self.has_plan else " at the pace so far"))
+        else:
+            parts.append("no time plan measured here: an estimate follows the first step")
         return " · ".join(parts + ([what] if what else []))
 
     def start(self) -> Progress:

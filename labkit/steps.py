@@ -152,10 +152,13 @@ class Plan:
         return [s.record() for s in self.steps]
 
     def run(self, runner: Runner | None = None, *, clock: Callable[[], float] = time.monotonic,
-            sleep: Callable[[float], None] = time.sleep) -> list[StepResult]:
+            sleep: Callable[[float], None] = time.sleep,
+            on_step: Callable[[StepResult], Any] | None = None) -> list[StepResult]:
         """Run the steps in order; a step whose check holds is skipped. Stops at the first failure.
 
-        Captured values are kept in ``self.values`` (e.g. the pod IPs a verify found)."""
+        Captured values are kept in ``self.values`` (e.g. the pod IPs a verify found). ``on_step`` is called
+        with each finished step's result (a progress bar)."""
+        done = on_step or (lambda _r: None)
         run = runner or default_runner()
         results: list[StepResult] = []
         self.values = {}
@@ -164,6 +167,7 @@ class Plan:
             if step.check is not None and _holds(run, step.check, self.values):
                 results.append(StepResult(step, "already", clock() - t0))
                 log(f"✓ {step.title} (already done)")
+                done(results[-1])
                 continue
             try:
                 out = _attempt(run, step, self.values, sleep)
@@ -184,6 +188,7 @@ class Plan:
             results.append(StepResult(step, "done", clock() - t0))
             log(f"✓ {step.title} ({results[-1].elapsed_s:.1f} s)" + (f": {out.strip()[:200]}" if out.strip()
                                                                         and (step.capture or step.expect) else ""))
+            done(results[-1])
         return results
 
 

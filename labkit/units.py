@@ -22,6 +22,7 @@ import pandas as pd
 _LADDERS: dict[str, tuple[tuple[float, float, str], ...]] = {
     "bit/s": ((1e9, 1e-9, "Gbit/s"), (1e6, 1e-6, "Mbit/s"), (1e3, 1e-3, "kbit/s"), (0, 1, "bit/s")),
     "B/s": ((1e9, 1e-9, "GB/s"), (1e6, 1e-6, "MB/s"), (1e3, 1e-3, "kB/s"), (0, 1, "B/s")),
+    "B": ((1e9, 1e-9, "GB"), (1e6, 1e-6, "MB"), (1e3, 1e-3, "kB"), (0, 1, "B")),
     "us": ((1e6, 1e-6, "s"), (1e4, 1e-3, "ms"), (0, 1, "µs")),
     "ms": ((1e4, 1e-3, "s"), (0, 1, "ms")),
     "IO/s": ((1e5, 1e-3, "k IOPS"), (0, 1, "IOPS")),

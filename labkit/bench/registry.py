@@ -53,6 +53,9 @@ class Suite:
     targets: Mapping[str, TargetCells]
     reps: Callable[[Profile], int] = field(default=lambda p: p.reps)
     calibration_test: Callable[[Profile], Any] | None = None  # the test a relative impairment is calibrated on
+    #: metrics this suite's cells report beyond schema.METRICS: name -> (unit, higher_is_better). A new
+    #: component declares its own here instead of editing the harness's schema.
+    metrics: Mapping[str, tuple[str, bool]] = field(default_factory=dict)
 
     def cells(self, target: str) -> TargetCells:
         if target not in self.targets:

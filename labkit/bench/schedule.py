@@ -14,7 +14,7 @@ from typing import Any
 
 from labkit.bench.cells import Cell
 from labkit.bench.plan import BenchPlan
-from labkit.bench.schema import METRICS
+from labkit.bench.schema import metric_info
 from labkit.bench.store import utcnow
 from labkit.docker import Scope
 from labkit.errors import DockerUnavailable, LabkitError
@@ -55,7 +55,7 @@ def rows(cell: Cell, test: Any, common: dict[str, Any], *, block: int, t0: str, 
             "warmup_runs": 1, "cpu_pin": _cpu_pin(scenario), **scenario}
     if metrics is None:
         return [{**base, "metric": "", "value": None, "unit": None, "higher_is_better": None}]
-    return [{**base, "metric": m, "value": v, "unit": METRICS[m][0], "higher_is_better": METRICS[m][1]}
+    return [{**base, "metric": m, "value": v, "unit": metric_info(m)[0], "higher_is_better": metric_info(m)[1]}
             for m, v in metrics.items()]
 
 

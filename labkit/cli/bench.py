@@ -34,8 +34,9 @@ def add_parsers(sub: Any, *, bench: Callable[..., int], runs: Callable[..., int]
         "labkit bench net --target cluster --context my-cluster --cni cilium | "
         "labkit bench storage --target kind --storage openebs,longhorn (one cluster: S0, local-path and each "
         "option) | labkit bench storage --target cluster --context my-cluster --storage-class rook-ceph-block")
-    b.add_argument("suite", choices=["net", "storage", "engine"],
-                   help="net, storage, or engine (container start latency per engine/runtime)")
+    b.add_argument("suite", help="a registered suite: net, storage, engine (container start latency), and the "
+                   "suites of chapters 05-08 (monitoring, monitoring-cost, logging, mesh, pipeline, pipeline-build); "
+                   "an unknown name lists them all")
     b.add_argument("--target", default="engine", choices=["engine", "kind", "cluster"],
                    help="where to measure (default: engine, the local Docker daemon; kind: fresh kind clusters, "
                    "one per --cni; cluster: an existing cluster, --context)")

@@ -11,6 +11,7 @@
     labkit workshop prepare|serve the trainer's offline kit: a bundle by digest, a registry mirror
     labkit tools install NAME     fetch a pinned kind/kubectl/helm (sha256-verified)
     labkit bench net|storage      run a benchmark matrix and store the results
+    labkit monitoring up|down|status   a component's engine-tier stack (chapter 05's Prometheus)
     labkit runs | compare A B | report RUN
 """
 
@@ -22,6 +23,7 @@ import sys
 from collections.abc import Sequence
 
 from labkit import __version__
+from labkit.cli import stack
 from labkit.cli.types import port
 from labkit.errors import BadInput, LabkitError
 
@@ -328,6 +330,7 @@ def parser() -> argparse.ArgumentParser:
     from labkit.cli import bench as bench_cli
 
     bench_cli.add_parsers(sub, bench=_bench, runs=_runs, compare=_compare, report=_report)
+    stack.add_parsers(sub)
     return p
 
 

@@ -14,7 +14,7 @@ from labkit.components.base import Component, NotInstalled, Option, Options, Ret
 from labkit.errors import BadInput
 
 #: Every component, in chapter order: the one registration a new component adds itself to.
-NAMES = ("engine", "orchestration", "network", "storage")
+NAMES = ("engine", "orchestration", "network", "storage", "monitoring", "logging", "mesh", "pipeline")
 
 
 def get(name: str) -> Component:

@@ -248,6 +248,11 @@ class Component:
     summary: str = ""  # the options, in a few words, for the chapter table
     live_on: str = "engine"  # where the chapter runs live: engine, kind, cluster
     binder: str = "read only"  # what works without Docker (Binder): read only, plans only, replay
+    # `labkit <name> up|down|status`: a component's engine-tier stack from the terminal (optional). Each takes
+    # (name: str, options: dict[str, str]) and returns the text to print.
+    engine_up: Callable[..., str] | None = None
+    engine_down: Callable[..., str] | None = None
+    engine_status: Callable[..., str] | None = None
 
     def option(self, name: str) -> Option:
         if self.options is None:

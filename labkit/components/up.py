@@ -20,6 +20,7 @@ from labkit.components.base import Component, Option
 from labkit.errors import BadInput, LabkitError
 from labkit.log import log
 from labkit.paths import atomic_write
+from labkit.progress import Progress
 from labkit.steps import Plan, Script
 from labkit.targets.kind.config import ClusterConfig
 from labkit.targets.kind.lifecycle import check_existing, existing_clusters, saved_config_path
@@ -180,7 +181,16 @@ def up(cni: str | None = None, *, workers: int = 2, name: str | None = None, kub
         atomic_write(saved_config_path(cfg.name), cfg.to_yaml())
     log(("reusing" if reuse else "creating") + f" kind cluster {cfg.name} (kubeconfig {target.kubeconfig})")
     mirror = mirror if mirror is not None else os.environ.get("LABKIT_MIRROR") or None
-    up_script(cfg=cfg, target=target, verify=verify, registry=registry, mirror=mirror, **chosen).run(run)
+    script = up_script(cfg=cfg, target=target, verify=verify, registry=registry, mirror=mirror, **chosen)
+    # no step times were measured where this was written (kind cannot run there): the bar counts steps and
+    # estimates the rest from the pace of the steps done so far
+    bar = Progress(f"labkit up: cluster {cfg.name}", [1.0] * len(script.steps), planned=False).start()
+    try:
+        script.run(run, on_step=lambda r: bar.step(f"{r.step.title} ({r.status})"))
+    except BaseException:
+        bar.close("stopped")
+        raise
+    bar.close()
     return target
 
 

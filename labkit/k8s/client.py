@@ -223,6 +223,12 @@ class Cluster(Waits):
         return _pvc_info(self._get(rest_path("v1", "PersistentVolumeClaim", _required("PVC name", name),
                                                _required("namespace", namespace)), timeout=timeout))
 
+    def pvcs(self, namespace: str | None = None, selector: str | None = None) -> list[PvcInfo]:
+        """PersistentVolumeClaims in ``namespace`` (all namespaces when None) matching a label ``selector``."""
+        path = f"/api/v1/namespaces/{_q(namespace)}/persistentvolumeclaims" if namespace else \
+            "/api/v1/persistentvolumeclaims"
+        return [_pvc_info(c) for c in self._items(path, selector)]
+
     def events(self, namespace: str, *, involved: str | None = None, limit: int = 20) -> list[str]:
         """The newest ``limit`` events (newest last): ``Warning  FailedScheduling  pod/x: 0/3 nodes ...``."""
         return [_event_line(e) for e in self._events(namespace, involved)[-limit:]]

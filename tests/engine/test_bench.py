@@ -29,12 +29,17 @@ def _nothing_left(store: Path | None = None) -> None:
 
     if store is None:
         assert engine.managed(include_images=False) == []
-    else:
-        sessions = [str(m["session_id"]) for m in (json.loads(p.read_text()) for p in store.glob("runs/*/meta.json"))
-                    if m.get("session_id")]
-        assert sessions, "the runs recorded no session id"
-        assert {s: leftovers(s) for s in sessions} == {s: [] for s in sessions}
-    assert [h for h in hoststate.find() if h.kind != "scratch file" or "lk-" in h.name] == []
+        assert [h for h in hoststate.find() if h.kind != "scratch file" or "lk-" in h.name] == []
+        return
+    sessions = [str(m["session_id"]) for m in (json.loads(p.read_text()) for p in store.glob("runs/*/meta.json"))
+                if m.get("session_id")]
+    assert sessions, "the runs recorded no session id"
+    assert {s: leftovers(s) for s in sessions} == {s: [] for s in sessions}
+    # host state of these runs only (veths, loop devices, scratch files carry the session's first characters):
+    # another labkit user of the same machine may have objects of its own right now
+    ours = [h.name for h in hoststate.find() if any(s[:6] in h.name for s in sessions)]
+    ours += [dev for dev, backing in hoststate.loop_devices() if any(s[:6] in str(backing) for s in sessions)]
+    assert ours == []
 
 
 def test_net_matrix_gives_median_ci_cv_and_ratio(store_dir: Path) -> None:

@@ -27,8 +27,17 @@ def test_engine_chapter_live_measures_and_leaves_nothing(docker_ready: None, tmp
     rows = Store(tmp_path / "store").load()
     ok = rows[(rows["status"] == "ok") & (rows["metric"] == "start_latency_s")]
     assert set(ok["cell"]) >= {"docker-runc"} and (ok["value"] > 0).all() and len(ok) >= 3
-    left = sdk_client().containers.list(all=True, filters={"label": "io.labkit.managed=true"})
-    assert not [c.name for c in left if c.name.startswith("lk-")]
+    # scoped to this chapter (other sessions' containers may exist): the last cell removed what the chapter kept
+    # for the learner (the quiz container), since keep is False
+    client = sdk_client()
+    mine = ["io.labkit.managed=true", "io.labkit.chapter=01-engine"]
+    left = client.containers.list(all=True, filters={"label": mine})
+    try:
+        assert [c.name for c in left] == [] and "lk-quiz-01" in text
+        assert "0 labkit object(s) left by this chapter" in text
+    finally:
+        for box in left:
+            box.remove(force=True)
 
 
 def test_engine_chapter_replays_the_recorded_full_run(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -48,13 +49,69 @@ def test_chapters_import_only_the_public_api(path: Path) -> None:
     assert bad == [], f"{path.name} reaches past the public API: {bad}"
 
 
+#: names a chapter might use for a shared parameter → the shared name
+ALIASES = {"live": "mode", "keep_cluster": "keep", "keep_clusters": "keep", "cluster": "cluster_name",
+           "kind_cluster": "cluster_name", "name": "cluster_name", "outdir": "out_dir", "output_dir": "out_dir",
+           "store": "out_dir", "kube_context": "context", "kube_config": "kubeconfig", "n_workers": "workers",
+           "worker_nodes": "workers", "network": "cni"}
+
+
 @pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
 def test_chapters_use_the_shared_parameter_names(path: Path) -> None:
     params = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
     names = {line.split(":")[0].strip() for line in "".join(params["source"]).splitlines()
              if ":" in line and not line.startswith("#")}
-    assert not names & {"live", "keep_cluster", "keep_clusters"}, f"use mode / keep, not {names}"
+    aliases = {n: ALIASES[n] for n in names if n in ALIASES}
+    assert not aliases, f"use the shared names: {aliases}"
     assert "mode" in names, "every chapter has a mode parameter (auto | live | replay)"
+
+
+#: Parameters several chapters share: each must be declared the same way wherever it appears (type, default and
+#: comment), so `-p keep True` or `-p cni calico` means the same thing in every chapter.
+SHARED = ("mode", "keep", "profile", "out_dir", "cluster_name", "cni", "workers", "context", "kubeconfig")
+PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s*:\s*(?P<type>[A-Za-z_.]+)\s*=\s*(?P<default>[^#]+?)\s*"
+                   r"(?:#\s*(?P<comment>.*?))?\s*$")
+
+
+def parameters(path: Path) -> dict[str, tuple[str, str, str]]:
+    """name → (type, default, comment) of a chapter's parameters cell."""
+    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    out = {}
+    for line in "".join(cell["source"]).splitlines():
+        m = PARAM.match(line)
+        if m:
+            out[m["name"]] = (m["type"], m["default"], m["comment"] or "")
+    return out
+
+
+def shared_drift(books: dict[str, dict[str, tuple[str, str, str]]]) -> list[str]:
+    """Every shared parameter declared differently by two chapters (a missing comment counts as no claim)."""
+    bad = []
+    for name in SHARED:
+        seen = {book: params[name] for book, params in books.items() if name in params}
+        types_defaults = {(t, d) for t, d, _ in seen.values()}
+        comments = {c for _, _, c in seen.values() if c}
+        if len(types_defaults) > 1 or len(comments) > 1:
+            bad.append(f"{name}: " + "; ".join(f"{book} {t} = {d}  # {c}" for book, (t, d, c) in sorted(seen.items())))
+    return bad
+
+
+#: Chapters whose shared parameters have the same type and default but their own comments (written by another
+#: helper before this check existed; the lead aligns them). Type and default are checked for them as for every
+#: chapter; the strict xfail below fails as soon as their comments agree, so this set is then emptied.
+def test_shared_parameters_mean_the_same_in_every_chapter() -> None:
+    books = {p.stem: parameters(p) for p in BOOKS}
+    drift = shared_drift(books)
+    assert drift == [], "declare each shared parameter exactly alike:\n" + "\n".join(drift)
+
+
+def test_a_drift_in_name_default_or_comment_is_caught() -> None:
+    same = {"a": {"keep": ("bool", "False", "keep it")}, "b": {"keep": ("bool", "False", "keep it")}}
+    assert shared_drift(same) == []
+    assert shared_drift({**same, "c": {"keep": ("bool", "True", "keep it")}})              # default
+    assert shared_drift({**same, "c": {"keep": ("bool", "False", "keep the cluster")}})    # comment
+    assert shared_drift({**same, "c": {"keep": ("str", "False", "keep it")}})              # type
+    assert PARAM.match('cluster_name: str = ""  # the cluster')["default"] == '""'
 
 
 @pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)

@@ -128,3 +128,12 @@ def test_adding_a_component_is_a_folder_and_one_registration_line(copy: Path) ->
         shutil.rmtree(copy / "labkit/components/toy")
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.splitlines() == ["suite: True", "flag: True", "plan: install toy", "help: True"]
+
+
+def test_every_test_module_has_a_basename_of_its_own() -> None:
+    # pytest imports test modules by basename (rootdir-relative, no packages): two files with one name stop the
+    # whole collection, and `make test` collects every tier
+    seen: dict[str, list[str]] = {}
+    for p in (ROOT / "tests").rglob("test_*.py"):
+        seen.setdefault(p.name, []).append(str(p.relative_to(ROOT)))
+    assert {n: ps for n, ps in seen.items() if len(ps) > 1} == {}

@@ -58,7 +58,9 @@ def url_ref(url: str) -> tuple[str, str] | None:
 
 def _strings(node: Any) -> Iterator[str]:
     if isinstance(node, dict):
-        for v in node.values():
+        for k, v in node.items():
+            if isinstance(v, str | int | float) and VERSION.match(str(v)):
+                yield f"{k}-{v}"  # a sub-chart pinned as `name: version` is tagged `name-version` in its monorepo
             yield from _strings(v)
     elif isinstance(node, list):
         for v in node:
@@ -67,15 +69,24 @@ def _strings(node: Any) -> Iterator[str]:
         yield str(node)
 
 
-def pinned_refs(option: Option) -> set[str]:
-    """Every version or commit a component option's pin names (its version, sub-pins, pinned URLs)."""
+def pinned_refs(option: Option, shared: Any = None) -> set[str]:
+    """Every version or commit a component option's pin names (its version, sub-pins, pinned URLs), plus those
+    of ``shared``: the pins of parts every option of its component installs (e.g. the pipeline's Kyverno and
+    cosign beside Argo CD and Flux), which sit beside the options in versions.yaml."""
     refs: set[str] = set()
+    for text in _strings(shared or {}):
+        if VERSION.match(text) or COMMIT.match(text) or re.match(r"^[\w.-]+-v?\d+\.\d+", text):
+            refs.add(text)
+        for url in URL.findall(text):
+            found = url_ref(url)
+            if found:
+                refs.add(found[1])
     version = str(option.version)
     if VERSION.match(version):
         refs |= {version, version if version.startswith("v") else f"v{version}"}
     for text in _strings(option.pin):
         text = text.replace("{version}", version)
-        if VERSION.match(text) or COMMIT.match(text):
+        if VERSION.match(text) or COMMIT.match(text) or re.match(r"^[\w.-]+-v?\d+\.\d+", text):
             refs.add(text)
         for url in URL.findall(text):
             found = url_ref(url)
@@ -119,6 +130,16 @@ def source_problems(step: Step, allowed: set[str], where: str) -> list[str]:
 
 # -- the plans ----------------------------------------------------------------------------------------
 
+def shared_pins(component: str) -> dict[str, Any]:
+    """The entries of ``components.<component>`` that are not one of its installable options."""
+    from labkit.components import get
+
+    entry = pins()["components"].get(component) or {}
+    comp = get(component)
+    names = set(comp.options().installable) if comp.options else set()
+    return {k: v for k, v in entry.items() if k not in names} if isinstance(entry, dict) else {}
+
+
 def combinations() -> list[tuple[str, dict[str, str]]]:
     """Each CNI alone, and kindnet with each installable option of every other component."""
     out: list[tuple[str, dict[str, str]]] = []
@@ -135,7 +156,7 @@ def options() -> list[tuple[str, Option]]:
 
 
 def _allowed(plan: Plan, chosen: list[Any]) -> set[str]:
-    by_part = {ch.component.name: pinned_refs(ch.option) for ch in chosen}
+    by_part = {ch.component.name: pinned_refs(ch.option, shared_pins(ch.component.name)) for ch in chosen}
     return by_part.get(plan.part, set())
 
 
@@ -156,7 +177,8 @@ def test_every_step_of_every_up_plan_cites_upstream_at_the_pinned_version(cni: s
 @pytest.mark.parametrize("component,option", options(), ids=lambda v: v if isinstance(v, str) else v.name)
 def test_every_uninstall_step_cites_upstream_at_the_pinned_version(component: str, option: Option) -> None:
     plan = option.uninstall(KubeTarget.for_kind("labkit"))
-    problems = [p for s in plan.steps for p in source_problems(s, pinned_refs(option), f"uninstall {option.name}")]
+    refs = pinned_refs(option, shared_pins(component))
+    problems = [p for s in plan.steps for p in source_problems(s, refs, f"uninstall {option.name}")]
     assert problems == []
 
 
@@ -176,6 +198,10 @@ def values_problems(option: Option, sources: dict[str, dict[str, Any]] | None = 
         return []
     sources = option.values_sources() if sources is None else sources
     refs = {str(option.version), f"v{str(option.version).lstrip('v')}"}
+    own = url_ref(str((option.pin or {}).get("source", "")))  # a monorepo's chart tag, e.g. loki-18.11.0
+    if own and str(option.version).lstrip("v") in own[1]:
+        refs.add(own[1])
+    refs |= {r for r in pinned_refs(option) if re.match(r"^[a-z][\w.-]*-v?\d+\.\d+", r)}  # sub-charts' own tags
     out = []
     for key in leaf_keys(values):
         entry = sources.get(key)

@@ -3,6 +3,7 @@
 ========================= =====================================================================
 inside.py                 namespaces, cgroup files, overlay copy-up and whiteouts, image anatomy
 start_cells.py            start latency: docker/podman × runc/crun, containerd via ctr
+quiz.py                   live values the chapter's questions check, and the overlay picture
 ========================= =====================================================================
 """
 
@@ -42,6 +43,9 @@ _EXPORTS = {name: "inside" for name in ("OVERLAY_SCRIPT", "namespaces", "namespa
                                         "node_containers")}
 _EXPORTS.update({name: "start_cells" for name in ("CELLS", "run_argv", "load_times", "load_commands",
                                                  "engine_image_size")})
+_EXPORTS.update({name: "quiz" for name in ("QUIZ_CONTAINER", "quiz_container", "memory_limit", "docker_memory_limit",
+                                          "image_layer_count", "chapter_volumes", "overlay_diagram",
+                                          "layer_facts")})
 
 
 def __getattr__(name: str) -> Any:

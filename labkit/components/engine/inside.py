@@ -124,10 +124,12 @@ def overlay_write(image: str) -> dict[str, Any]:
                     whiteout = (st.st_mode & 0o170000) == 0o020000 and st.st_rdev == 0
                     upper_listing.append({"path": "/" + str(p.relative_to(upper)), "bytes": st.st_size,
                                           "kind": "whiteout (deleted below)" if whiteout else "file"})
+    from labkit.components.engine.quiz import layer_facts
+
     kinds = {0: "changed", 1: "added", 2: "deleted"}
     return {"driver": graph.get("Name"), "image_layers": len(layers),
             "docker_diff": [{"kind": kinds.get(d["Kind"], d["Kind"]), "path": d["Path"]} for d in diff or []],
-            "upper_dir": upper, "upper_listing": upper_listing}
+            "upper_dir": upper, "upper_listing": upper_listing, "layer_facts": layer_facts(graph, layers)}
 
 
 def image_anatomy(image: str) -> dict[str, Any]:

@@ -200,11 +200,19 @@ def load_commands(image: str) -> dict[str, list[str]]:
             "kind node (containerd)": ["kind", "load", "docker-image", image, "--name", "labkit"]}
 
 
-def load_times(image: str, *, reps: int = 3, runner: Runner | None = None) -> Any:
+#: the pace a load was planned at (the progress bar's first ETA; it then follows the measured pace): on our
+#: 2-core CI machine (2026-11-30) podman load and ctr import moved 11-15 MB/s, and removing took ~5 s
+LOAD_PLAN_BYTES_PER_S, LOAD_PLAN_OVERHEAD_S = 12e6, 5.0
+
+
+def load_times(image: str, *, reps: int = 3, runner: Runner | None = None, show_progress: bool = True) -> Any:
     """Time moving ``image`` into podman and containerd (``reps`` each, removed after each); DataFrame.
 
-    An engine that is missing gets a row saying so; kind is listed with its command (it needs a cluster)."""
+    An engine that is missing gets a row saying so; kind is listed with its command (it needs a cluster).
+    A progress bar (plain lines in logs) counts the loads, with an ETA."""
     import pandas as pd
+
+    from labkit.progress import Progress
 
     run = runner or default_runner()
     size = engine_image_size(image)
@@ -217,6 +225,11 @@ def load_times(image: str, *, reps: int = 3, runner: Runner | None = None) -> An
     undo = {"podman": ["podman", "rmi", "--force", f"localhost/{image}"],
             "containerd": ["ctr", "--address", sock or "", "--namespace", CTR_NAMESPACE, "images", "rm",
                            f"docker.io/{image}"]}
+    each = size / LOAD_PLAN_BYTES_PER_S + LOAD_PLAN_OVERHEAD_S
+    units = [each] * reps * sum(1 for t in cmds if usable[t])
+    bar = Progress(f"loading {image} into other engines", units, widget=None if show_progress else False)
+    if units:
+        bar.start()
     for target, argv in cmds.items():
         if not usable[target]:
             why = "needs a kind cluster (chapter 03)" if target.startswith("kind") else f"{target} not installed"
@@ -231,6 +244,9 @@ def load_times(image: str, *, reps: int = 3, runner: Runner | None = None) -> An
             rows.append({"into": target, "repetition": i, "seconds": elapsed if res.ok else None,
                          "image_bytes": size, "command": shlex.join(argv),
                          "note": "" if res.ok else (res.stderr or res.stdout).strip()[-200:]})
+            bar.step(f"{target} {i + 1}/{reps}: {elapsed:.1f} s")
+    if units:
+        bar.close()
     return pd.DataFrame(rows)
 
 

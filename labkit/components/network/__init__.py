@@ -8,6 +8,7 @@ engine_cells.py           the N0-N2 ladder and Docker's drivers on the local eng
 swarm_cells.py            Swarm's VXLAN overlay on Docker-in-Docker nodes
 kube_cells.py             N2, N3 and the CNI's own paths on a kind cluster or any cluster
 compare.py                CNI against CNI, a fresh kind cluster each; the ladder of ratios
+datapath.py               a packet's path per CNI (facts with sources) and the picture of it
 ========================= =====================================================================
 """
 
@@ -55,7 +56,7 @@ COMPONENT = Component("network", "Network (CNI)", "03-network", options=_options
 
 
 _MODULES = ("options", "calico", "cilium", "flannel", "verify", "detect", "engine_cells", "swarm_cells", "kube_cells",
-            "compare")
+            "compare", "datapath")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
@@ -80,6 +81,11 @@ _EXPORTS = {
     "detect_cni": "detect",
     "cell_manifests": "kube_cells",
     "CNI_DAEMONSETS": "detect",
+    "Datapath": "datapath",
+    "NodeFact": "datapath",
+    "packet_path": "datapath",
+    "live_nodes": "datapath",
+    "live_pod_subnet": "datapath",
 }
 
 

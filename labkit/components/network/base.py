@@ -87,6 +87,14 @@ class NetworkOption(Option):
         return verify_net.plan(target, image=image, enforces_policy=self.enforces_policy, cni=self.name,
                                cross_node=cross_node, kubernetes=cfg.kubernetes if cfg is not None else None)
 
+    def datapath(self, cfg: ClusterConfig | None = None) -> Any:
+        """How a packet crosses this CNI (:class:`labkit.components.network.datapath.Datapath`), with sources."""
+        from labkit.components.network import datapath
+
+        if self.name not in datapath.FACTS:
+            raise BadInput("CNI with a datapath", self.name, ", ".join(datapath.FACTS))
+        return datapath.FACTS[self.name](self, cfg)
+
     def row(self) -> dict[str, Any]:
         needs = ", ".join(f"{k}={v}" for k, v in self.config_needs().items()) or "-"
         return {"option": self.name, "version": self.version, "installed with": self.installed_with,

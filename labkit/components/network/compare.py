@@ -5,7 +5,8 @@
 
 For each CNI in turn: a fresh kind cluster ``labkit-bench-<cni>`` (:func:`labkit.components.fresh.fresh_cluster`)
 with the pinned tools image loaded, the kind cells (N2 on the kind Docker network, N3 hostNetwork, then
-the CNI's pod paths), and the cluster deleted (unless ``keep``), also when something failed. A fresh
+the CNI's pod paths), and the cluster deleted, also when something failed (``keep`` keeps the last CNI's
+cluster; the earlier ones are deleted before the next is made, so no idle cluster shares the CPU with a run). A fresh
 cluster per CNI is the fairness rule: no CNI inherits another's iptables rules, conntrack state or daemons.
 
 Every node of a kind cluster is a container on this host, sharing its kernel and CPUs: the numbers are
@@ -95,7 +96,9 @@ def compare_cnis(cnis: Sequence[str], request: BenchRequest | None = None, *, wo
         name = cluster_name(cni)
         log(f"== CNI {i}/{len(cnis)}: {cni} on a fresh kind cluster {name} ({workers} workers)")
         try:
-            with fresh_cluster(name, ops=ops, workers=workers, keep=keep, images=(image,), runner=runner, cni=cni,
+            last = i == len(cnis)  # only the last cluster may stay: a kept one would share the CPU with the next run
+            with fresh_cluster(name, ops=ops, workers=workers, keep=keep and last, images=(image,), runner=runner,
+                               cni=cni,
                                **({"kubernetes": kubernetes} if kubernetes else {})) as target:
                 out.runs[cni] = harness.run(base.with_(cni=cni, kube=target), store=st, notebook=notebook,
                                             timeout=timeout, image=image, runner=runner)

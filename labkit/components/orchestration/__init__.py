@@ -6,6 +6,7 @@ driver.py                 the shared engine: run an operation's steps, time, pol
 swarm.py                  the operations on Docker Swarm (local or Docker-in-Docker)
 kubernetes.py             the same operations on Kubernetes
 results.py                rows for the store, a stored run, a frame
+sequence.py               the chapter's operations in order, with a progress bar
 ========================= =====================================================================
 
 >>> for orch in (swarm_orch, kube_orch):                          # doctest: +SKIP
@@ -33,6 +34,7 @@ from labkit.components.orchestration.model import (
     perform,
 )
 from labkit.components.orchestration.results import frame, rows, write_run
+from labkit.components.orchestration.sequence import PLANNED_S, run_ops, sequence
 from labkit.components.orchestration.swarm import SwarmOrchestrator
 
 COMPONENT = Component("orchestration", "Orchestration", "02-orchestration",
@@ -40,5 +42,5 @@ COMPONENT = Component("orchestration", "Orchestration", "02-orchestration",
                       live_on="engine (Swarm), kind", binder="read only")
 
 __all__ = ["App", "COMPONENT", "KubernetesOrchestrator", "OPS", "OpResult", "Operation", "Orchestrator",
-           "Replica", "SERVE", "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests",
-           "parse_pods", "parse_probe", "perform", "rows", "write_run"]
+           "PLANNED_S", "Replica", "SERVE", "SUITE", "SwarmOrchestrator", "Want", "busiest_node", "frame", "manifests",
+           "parse_pods", "parse_probe", "perform", "rows", "run_ops", "sequence", "write_run"]

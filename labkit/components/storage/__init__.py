@@ -64,7 +64,7 @@ COMPONENT = Component("storage", "Storage", "04-storage", options=_options, up_f
                       live_on="kind, cluster", binder="plans only")
 
 
-_MODULES = ("options", "verify", "engine_cells", "kube_cells", "kube_objects", "classes", "compare")
+_MODULES = ("options", "verify", "engine_cells", "kube_cells", "kube_objects", "classes", "compare", "stack")
 
 #: Public names of this component and the module that defines each (imported on first use).
 _EXPORTS = {
@@ -82,6 +82,10 @@ _EXPORTS = {
     "compare_storage": "compare",
     "run_storage_on_cluster": "compare",
     "storage_ladder": "compare",
+    "StackFacts": "stack",
+    "LiveObjects": "stack",
+    "stack_diagram": "stack",
+    "live_objects": "stack",
 }
 
 

@@ -69,6 +69,13 @@ class StorageOption(Option):
                                provisioner=str(self.pin.get("provisioner") or "") or None,
                                kubernetes=cfg.kubernetes if cfg is not None else None)
 
+    def stack(self) -> Any:
+        """Pod → PVC → PV → provisioner → disk for this option
+        (:class:`~labkit.components.storage.stack.StackFacts`)."""
+        from labkit.components.storage import stack
+
+        return stack.FACTS[self.name](self)
+
     def tools(self) -> frozenset[str]:
         return frozenset({"helm"}) if "chart" in self.pin else frozenset()
 

@@ -14,6 +14,7 @@ from labkit import docker, images
 from labkit.errors import BadInput, CommandError, LabkitError, Unavailable
 from labkit import redact
 from labkit.log import log
+from labkit.progress import Progress
 from labkit.signals import terminating
 from labkit.versions import tools_image
 
@@ -25,6 +26,9 @@ OVERLAY = "labkit-apps"          # the app network inside a DinD swarm (each swa
 GWBRIDGE = "docker_gwbridge"     # made by `docker swarm init`, left behind by `docker swarm leave`
 DIND_CAPS = {"cap_add": ["ALL"], "cap_drop": ["SYS_RESOURCE"]}
 DIND_SECURITY = ["seccomp=unconfined", "apparmor=unconfined"]  # + systempaths=unconfined (see _create_node)
+#: seconds a 3-node swarm took to come up on our 2-core CI machine (2026-11-30, load average 12-14): nodes
+#: started and answering, images loaded into every node, swarm joined: the progress bar's first ETA
+UP_PLAN_S = (4.2, 16.6, 7.3)
 
 
 # --- many nodes, each a Docker-in-Docker container ---------------------------------------------------------
@@ -128,20 +132,29 @@ class DindSwarm:
             images.ensure_dind()
         for img in (self.image, *self.images):
             docker.require_image(img, fix="labkit images build")
-        self._scope.network(self.bridge)
-        for node in self.node_names:
-            self._containers[node] = self._create_node(node)
-        for node in self.node_names:
-            self._wait_dockerd(node)
-        self.timings["nodes_s"] = time.monotonic() - t0
-        t1 = time.monotonic()
-        self._load_images()
-        self.timings["images_s"] = time.monotonic() - t1
-        t2 = time.monotonic()
-        self._join()
-        self._exec(self.manager, self._overlay_args())
-        self._exec(self.manager, self._probe_args())
-        self.timings["swarm_s"] = time.monotonic() - t2
+        bar = Progress(f"DinD swarm of {self.nodes} node(s)", [s * self.nodes / 3 for s in UP_PLAN_S]).start()
+        try:
+            self._scope.network(self.bridge)
+            for node in self.node_names:
+                self._containers[node] = self._create_node(node)
+            for node in self.node_names:
+                self._wait_dockerd(node)
+            self.timings["nodes_s"] = time.monotonic() - t0
+            bar.step(f"nodes: {self.timings['nodes_s']:.1f} s")
+            t1 = time.monotonic()
+            self._load_images()
+            self.timings["images_s"] = time.monotonic() - t1
+            bar.step(f"images loaded: {self.timings['images_s']:.1f} s")
+            t2 = time.monotonic()
+            self._join()
+            self._exec(self.manager, self._overlay_args())
+            self._exec(self.manager, self._probe_args())
+            self.timings["swarm_s"] = time.monotonic() - t2
+            bar.step(f"swarm joined: {self.timings['swarm_s']:.1f} s")
+        except BaseException:
+            bar.close("stopped")
+            raise
+        bar.close()
         self.timings["total_s"] = time.monotonic() - t0
         log(f"✓ DinD swarm of {self.nodes} node(s) up in {self.timings['total_s']:.1f} s "
             f"(nodes {self.timings['nodes_s']:.1f} s, images {self.timings['images_s']:.1f} s, "
