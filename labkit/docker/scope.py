@@ -170,6 +170,19 @@ class Scope:
         """Have the scope remove ``obj`` (anything with ``.remove``) on exit."""
         self._created.append(obj)
 
+    def create_container(self, name: str, create: Any) -> Any:
+        """``create()`` a container called ``name`` some other way (e.g. the low-level API), adopted *before* the
+        daemon answers: Ctrl-C or SIGTERM mid-create still removes it (looked up by name and session)."""
+        pending = _Pending("containers", name, self.session)
+        self._created.append(pending)
+        made = create()
+        self._created[self._created.index(pending)] = made
+        return made
+
+    def owner_labels(self, role: str) -> dict[str, str]:
+        """The labels :meth:`container` gives (session, role, chapter, and the owner the reaper reads)."""
+        return self._labels(role)
+
 
 @dataclass(frozen=True)
 class _Pending:

@@ -188,12 +188,14 @@ class DindSwarm:
         the API takes it as empty MaskedPaths and ReadonlyPaths (the inner dockerd writes /proc/sys)."""
         log("$ " + shlex.join(self.run_argv(node)))
         try:
-            box = docker.create_raw(self.image, name=str(self.node_container(node)), hostname=node, network=self.bridge,
-                                    command=list(self.dockerd_args) or None,
-                                    labels_=docker.labels(self.session, "dind-node"),
-                                    host_config={"security_opt": DIND_SECURITY, **DIND_CAPS},
-                                    host_config_extra={"MaskedPaths": [], "ReadonlyPaths": []})
-            self._scope.adopt(box)  # before start: a node that fails to start is still removed
+            name = str(self.node_container(node))
+            # adopted before the daemon answers (SIGTERM mid-create still removes it), labelled with its owner
+            # (the reaper removes it if this process dies), and before start (a failed start is still removed)
+            box = self._scope.create_container(name, lambda: docker.create_raw(
+                self.image, name=name, hostname=node, network=self.bridge, command=list(self.dockerd_args) or None,
+                labels_=self._scope.owner_labels("dind-node"),
+                host_config={"security_opt": DIND_SECURITY, **DIND_CAPS},
+                host_config_extra={"MaskedPaths": [], "ReadonlyPaths": []}))
             docker.start(box)
         except docker.DockerError as exc:
             raise NodeFailed(str(self.node_container(node)), f"could not be started: {exc.message}", "") from exc
