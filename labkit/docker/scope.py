@@ -194,10 +194,17 @@ class _Pending:
     session: str
 
     def remove(self) -> None:
-        try:
-            obj = call(lambda cl: getattr(cl, self.collection).get(self.name))
-        except NoSuchObject:
-            return
+        import time
+
+        # the request was cut short on our side, but the daemon may still be making the object: look a few times
+        for attempt in range(6):
+            try:
+                obj = call(lambda cl: getattr(cl, self.collection).get(self.name))
+                break
+            except NoSuchObject:
+                if attempt == 5:
+                    return
+                time.sleep(0.5)
         attrs = obj.attrs or {}
         found = attrs.get("Labels") or (attrs.get("Config") or {}).get("Labels") or {}
         if found.get(SESSION) == self.session:  # ours: a same-named object of someone else is left alone

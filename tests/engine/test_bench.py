@@ -102,9 +102,15 @@ def test_injected_rate_limit_is_caught_and_aa_is_not(store_dir: Path) -> None:
     _nothing_left(store_dir)
 
 
+def _interactive() -> None:
+    # as from a terminal: a shell's background job (CI run with `&` or nohup) ignores SIGINT, and the child would
+    # inherit that, so Ctrl-C could not be tested
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _bench_proc(store: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "labkit.cli", "bench", "net", "--store", str(store), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=_interactive)
 
 
 def _wait_rows(store: Path, n: int, proc: subprocess.Popen[str], timeout: float = 120) -> None:
