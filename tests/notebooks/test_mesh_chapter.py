@@ -51,7 +51,7 @@ def test_mesh_chapter_live_builds_verifies_measures_and_leaves_nothing(docker_re
 
 def test_mesh_chapter_replays_and_shows_the_kind_plans(tmp_path: Path) -> None:
     text = outputs(execute("07-mesh", tmp_path, mode="replay", kind_mesh="istio-ambient"))
-    assert "mode: replay" in text and "nothing is run here" in text
+    assert "mode: replay" in text and "nothing runs" in text
     assert "helm upgrade --install ztunnel istio/ztunnel --version 1.30.3" in text
     assert "fs.inotify" in text or "kind" in text
     assert "UnknownMesh" in text and "Istio performance page" in text
