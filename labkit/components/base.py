@@ -17,7 +17,7 @@ Options labkit explains but does not install (Weave: retired; Rook-Ceph: real cl
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -47,6 +47,21 @@ def load_values(relative: str) -> dict[str, Any]:
 
 
 VALUES_SOURCES = "values.sources.yaml"
+
+
+def lazy_exports(package: str, exports: Mapping[str, str], modules: Sequence[str] = ()) -> Callable[[str], Any]:
+    """A component package's ``__getattr__``: ``network.option``, ``mesh.verify`` … imported on first use, so
+    ``from labkit import mesh`` stays light. ``exports`` maps a public name to the module defining it;
+    ``modules`` are the package's modules that may be reached as attributes."""
+    import importlib
+
+    def __getattr__(name: str) -> Any:
+        if name in modules:
+            return importlib.import_module(f"{package}.{name}")
+        if name not in exports:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+    return __getattr__
 
 
 def leaf_keys(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

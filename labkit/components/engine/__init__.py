@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.components.base import Component
+from labkit.components.base import Component, lazy_exports
 
 
 def _suites() -> list[Any]:
@@ -48,9 +48,4 @@ _EXPORTS.update({name: "quiz" for name in ("QUIZ_CONTAINER", "quiz_container", "
                                           "layer_facts")})
 
 
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

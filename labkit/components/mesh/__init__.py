@@ -33,10 +33,9 @@ provenance.py             the Envoy wheel's chain of custody (what is verified, 
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Any
 
-from labkit.components.base import Component
+from labkit.components.base import Component, lazy_exports
 
 
 def _options() -> Any:
@@ -75,16 +74,12 @@ def _hook(action: str) -> Any:
     return run
 
 
-# `labkit mesh up|down|status`: passed only where labkit's Component has the generic hook (branch logging /
-# monitoring add it); until then `python -m labkit.components.mesh up|down|status` is the terminal command.
-_HOOKS = {k: _hook(k.split("_")[1]) for k in ("engine_up", "engine_down", "engine_status")
-          if k in {f.name for f in fields(Component)}}
-
 COMPONENT = Component("mesh", "Service mesh", "07-mesh", options=_options, up_flag="mesh", up_order=70,
                       suites=_suites,
                       summary="an Envoy sidecar mesh by hand (mTLS, labkit-xds); Linkerd, Istio sidecar/ambient "
                               "on kind",
-                      live_on="engine, kind", binder="plans and replay of recorded runs", **_HOOKS)
+                      live_on="engine, kind", binder="plans and replay of recorded runs",
+                      engine_up=_hook("up"), engine_down=_hook("down"), engine_status=_hook("status"))
 
 _MODULES = ("identity", "envoy", "xds_server", "pki", "spec", "pods", "mesh", "wire", "verify", "baseline", "loadgen",
             "usage", "cells", "faults", "control", "anchors", "stack", "lab", "picture", "exercises", "kind",
@@ -115,12 +110,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``mesh.Mesh``, ``mesh.verify`` … without importing every module up front."""
-    import importlib
-
-    if name in _MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, _MODULES)

@@ -4,7 +4,6 @@ client → server (v1 and v2) with mTLS 1.3 and labkit-xds, whose operator API i
 default), so a learner can change the split with curl and watch it with the client. Unlike a chapter's cells
 (removed when their scope ends), these objects stay until ``labkit mesh down`` (or ``labkit clean``): they carry
 the labkit labels and the session ``mesh-stack`` but no owner process, so the reaper of dead runs leaves them.
-(Until labkit's CLI has the generic component hook, the same command is ``python -m labkit.components.mesh``.)
 """
 
 from __future__ import annotations

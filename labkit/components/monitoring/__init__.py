@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from labkit.components.base import Component
+from labkit.components.base import Component, lazy_exports
 
 
 def _options() -> Any:
@@ -79,12 +79,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """``monitoring.EngineStack``, ``monitoring.verify`` … without importing every module up front."""
-    import importlib
-
-    if name in _MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS, _MODULES)
