@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from labkit.bench import impair as imp
-from labkit.bench.schedule import Arm, budget, one, rows
+from labkit.bench.schedule import Arm, budget, one, record_unavailable
 from labkit.bench.schema import GATED_METRICS
-from labkit.bench.store import utcnow
 from labkit.errors import BadInput, DockerUnavailable
 from labkit.log import log
 from labkit.progress import Progress
@@ -117,13 +116,7 @@ def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t
 
     a_arm, b_arm = arms
     live = [c for c in a_arm.plan.cells if c.name in a_arm.sessions and c.name in b_arm.sessions]
-    t0 = utcnow()
-    for arm in arms:
-        for cell in arm.plan.cells:
-            if cell.name in arm.unavailable:
-                arm.writer.append([r for t in arm.plan.tests for r in rows(
-                    cell, t, arm.common, block=0, t0=t0, scenario=t.scenario(), metrics=None, tool_version=None,
-                    status="unavailable", error=arm.unavailable[cell.name], impairment="")])
+    record_unavailable(arms)
     spec = b_arm.plan.impairment
     ctl = {c.name: CapController(spec.value) for c in live
            if spec is not None and spec.relative and c.name in b_arm.plan.impair_cells}

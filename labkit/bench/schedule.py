@@ -66,8 +66,8 @@ def _cpu_pin(scenario: dict[str, Any]) -> str:
     return "client+server cpu0" if scenario.get("tool") == "sockperf" else "unpinned"
 
 
-def measure(arms: list[Arm], timeout: float | None, progress: Any = None) -> None:
-    """Every block, every live cell (rotated), every arm (alternated), every test: one row set each."""
+def record_unavailable(arms: list[Arm]) -> None:
+    """One ``unavailable`` row set per cell an arm could not open, with the reason (never silently dropped)."""
     t0 = utcnow()
     for arm in arms:
         for cell in arm.plan.cells:
@@ -75,6 +75,11 @@ def measure(arms: list[Arm], timeout: float | None, progress: Any = None) -> Non
                 arm.writer.append([r for t in arm.plan.tests for r in rows(
                     cell, t, arm.common, block=0, t0=t0, scenario=t.scenario(), metrics=None, tool_version=None,
                     status="unavailable", error=arm.unavailable[cell.name], impairment="")])
+
+
+def measure(arms: list[Arm], timeout: float | None, progress: Any = None) -> None:
+    """Every block, every live cell (rotated), every arm (alternated), every test: one row set each."""
+    record_unavailable(arms)
     live = [c for c in arms[0].plan.cells if any(c.name in a.sessions for a in arms)]
     reps = arms[0].plan.reps
     bar = tracker(arms, live, reps, progress)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from labkit.components import up as cluster
-from labkit.components.base import Retired
+from labkit.components.base import Retired, leaf_keys
 from labkit.components.logging import kube_verify, loki, options
 from labkit.errors import BadInput, LabkitError, Unavailable
 from labkit.steps import Plan, StepFailed
@@ -73,21 +73,10 @@ def test_helm_installs_pin_chart_versions_and_send_the_values_files() -> None:
     assert not re.fullmatch(ready.capture_match or "", "0/0")
 
 
-def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
-            out.update(_flatten(v, key + "."))
-        else:
-            out[key] = v
-    return out
-
-
 @pytest.mark.parametrize("name", ["loki", "fluent-bit"])
 def test_every_value_is_explained_with_its_upstream_line_and_default(name: str) -> None:
     base = environments_dir() / "logging" / name
-    values = _flatten(yaml.safe_load((base / "values.yaml").read_text()))
+    values = leaf_keys(yaml.safe_load((base / "values.yaml").read_text()))
     sources = yaml.safe_load((base / "values.sources.yaml").read_text())
     tag = f"{name}-{PIN['version'] if name == 'loki' else PIN['fluent_bit']['version']}"
     for leaf in values:
