@@ -77,10 +77,12 @@ def ip_on(container: Container, network: str) -> str:
     return str(attrs(container)["NetworkSettings"]["Networks"][network]["IPAddress"])
 
 
-def logs(container: Container, *, tail: int = 30) -> str:
-    """The last ``tail`` lines of ``docker logs``; a description of the failure when they cannot be read."""
+def logs(container: Container, *, tail: int | str = 30, since: float | None = None) -> str:
+    """The last ``tail`` lines of ``docker logs`` (written after the unix time ``since``, if given); a description
+    of the failure when they cannot be read."""
+    kwargs: dict[str, Any] = {"tail": tail} if since is None else {"tail": tail, "since": since}
     try:
-        return _text(call(lambda _: container.logs(tail=tail)))
+        return _text(call(lambda _: container.logs(**kwargs)))
     except LabkitError as exc:
         return f"(logs unavailable: {exc.message})"
 

@@ -1,8 +1,8 @@
 """Engine tier of the mesh, for real: Envoy accepts every bootstrap labkit writes, the bench harness measures or
 refuses (and fails the repetitions after a sidecar is killed, with the reason), the terminal stack comes and goes,
-and SIGTERM mid-build leaves nothing. The verify, the wire capture, the control plane and the faults run in the
-chapter's live notebook test (tests/notebooks/test_mesh_chapter.py); latency values are never asserted (the
-machine is shared)."""
+SIGTERM mid-build leaves nothing, and the verify passes again on the same mesh. The verify, the wire capture, the
+control plane and the faults also run in the chapter's live notebook test (tests/notebooks/test_mesh_chapter.py);
+latency values are never asserted (the machine is shared)."""
 
 from __future__ import annotations
 
@@ -152,3 +152,19 @@ def test_sigterm_while_the_mesh_is_being_built_leaves_nothing() -> None:
     assert proc.returncode != 0
     assert leftovers(session) == []
     assert MeshSpec(versions=2, intruder=True).workloads()  # the spec the child built
+
+
+def test_the_verify_passes_again_on_the_same_mesh() -> None:
+    """A learner re-runs the verify cell: the callers' sidecars now hold open connections (no handshake on the wire
+    unless the capture makes them open new ones) and Envoy logs the same refusal reasons again (a set of lines
+    seen before would hide them). Both once made the second verify fail on a mesh that works."""
+    from labkit.components.mesh import Lab, verify
+
+    with Lab() as lab:
+        m = lab.mesh("again")
+        m.call(path="/warm")  # the connections the next verify must not be fooled by
+        first, second = lab.do(verify.run, m), lab.do(verify.run, m)
+        for report in (first, second):
+            assert report.passed, [(c.name, c.observed) for c in report.failed()]
+        assert "TLS 1.3" in second.captures[0].tls_versions and second.captures[0].packets > 0
+    assert leftovers(lab.session) == []

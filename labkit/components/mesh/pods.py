@@ -191,7 +191,10 @@ def set_log_level(pod: Pod, logger: str, level: str) -> None:
     admin_get(pod, f"/logging?{logger}={level}", method="POST")
 
 
-def log_lines(box: Any, pattern: str, *, tail: int = 400) -> list[str]:
-    """Distinct matches of ``pattern`` (group 1 if any) in the container's recent log."""
-    found = [m.group(1) if m.groups() else m.group(0) for m in re.finditer(pattern, docker.logs(box, tail=tail))]
-    return sorted(set(found))
+def log_lines(box: Any, pattern: str, *, since: float | None = None, tail: int | str = 400) -> list[str]:
+    """Distinct matches of ``pattern`` (group 1 if any) in the container's log (only what it wrote after the unix
+    time ``since``, if given: the same refusal logged twice is two events, and set arithmetic would hide the
+    second), in the order written."""
+    text = docker.logs(box, tail=tail if since is None else "all", since=since)
+    found = [m.group(1) if m.groups() else m.group(0) for m in re.finditer(pattern, text)]
+    return list(dict.fromkeys(found))

@@ -140,11 +140,11 @@ def refusals(scope: docker.Scope, mesh: Any, server: str = "server-v1") -> list[
     out = []
     try:
         for name, port, cert, accept, counter, word in CASES:
-            before, seen = _inbound(mesh, server), set(pods.log_lines(sidecar, REASON))
+            before, since = _inbound(mesh, server), time.time()
             r = _probe_once(box, target, port, cert)
             time.sleep(0.3)  # workers flush their counters shortly after
             moved = _moved(before, _inbound(mesh, server))
-            reasons = [ln for ln in pods.log_lines(sidecar, REASON) if ln not in seen]
+            reasons = pods.log_lines(sidecar, REASON, since=since)
             passed = bool(r.get("ok")) == accept and moved.get(counter, 0) >= 1 and \
                 (not word or any(word in ln for ln in reasons))
             observed = ("accepted" if r.get("ok") else f"refused ({r.get('error') or r.get('status')})") + \

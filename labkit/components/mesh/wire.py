@@ -1,13 +1,18 @@
 """What crosses the wire between two sidecars: a packet capture in the server's network namespace.
 
 tcpdump runs in a container joined to the server pod's namespace with ``NET_RAW`` and ``NET_ADMIN`` only (no
-privileged mode, no host network) and listens on ``eth0``: the wire between pods. Inside the pod (loopback,
-sidecar → app) traffic is plaintext by design, as in Istio, so ``lo`` is not the wire and is not captured.
+privileged mode, no host network) and listens on ``eth0``: the wire between pods. It runs in ``--immediate-mode``:
+otherwise libpcap holds packets in its kernel ring until a block fills or a one-second timeout passes, and a
+capture stopped sooner than that (a fast machine: three requests in 50 ms) writes no packet at all. Inside the pod
+(loopback, sidecar → app) traffic is plaintext by design, as in Istio, so ``lo`` is not the wire and is not captured.
 The admin port (15000, scraped by Prometheus) is filtered out.
 
 A token goes into each request's path. The capture proves the encryption when every request succeeded,
 packets were captured, TLS application-data records were seen, and the token is not in the bytes; the control
-(the same capture on a mesh without mTLS) must find the token, or the check proves nothing.
+(the same capture on a mesh without mTLS) must find the token, or the check proves nothing. The callers'
+sidecars reuse their connections, so the capture first makes them open new ones (Envoy's ``/healthcheck/fail``
+puts the server's sidecar in drain-close: each response closes its connection): a capture with no handshake
+could not show that TLS 1.3 hides the certificates.
 """
 
 from __future__ import annotations
@@ -100,7 +105,7 @@ def capture(scope: docker.Scope, mesh: Any, *, label: str, server: str = "server
                           command=["sleep", "infinity"])
     try:
         docker.exec_detached(box, ["sh", "-c", 'echo $$ > /tmp/cap.pid; exec tcpdump "$@" 2>/tmp/cap.err', "sh",
-                                   "-i", "eth0", "-U", "-s", "0", "-w", PCAP,
+                                   "-i", "eth0", "--immediate-mode", "-U", "-s", "0", "-w", PCAP,
                                    f"tcp and not port {envoy.ADMIN_PORT}"])
         t0 = time.monotonic()  # tcpdump says when it listens; sending earlier would capture nothing and "pass"
         while "listening on" not in docker.exec_in(box, ["cat", "/tmp/cap.err"], timeout=5, quiet=True).stdout:
@@ -112,13 +117,24 @@ def capture(scope: docker.Scope, mesh: Any, *, label: str, server: str = "server
         # a traffic split may send a request to another version than the captured pod: count only the requests
         # this pod served (or that failed), so "no packets" can never pass for "encrypted"
         oks: list[bool] = []
-        for _ in range(requests * 10):
-            call = mesh.call(path=f"/{token}")
-            if call.served_by == server or not call.ok:
-                oks.append(call.ok)
-            if len(oks) >= requests:
-                break
-        time.sleep(0.5)
+        # the callers' sidecars keep their connections open (one per worker thread), and a reused connection
+        # shows no handshake: while the server's sidecar reports itself unhealthy, Envoy closes each connection
+        # after its response ("drain close"), so with one request more than the workers, one opens a new one
+        requests = max(requests, mesh.spec.concurrency + 1)
+        drain = pod.sidecar is not None
+        if drain:
+            pods.admin_get(pod, "/healthcheck/fail", method="POST")
+        try:
+            for _ in range(requests * 10):
+                call = mesh.call(path=f"/{token}")
+                if call.served_by == server or not call.ok:
+                    oks.append(call.ok)
+                if len(oks) >= requests:
+                    break
+        finally:
+            if drain:
+                pods.admin_get(pod, "/healthcheck/ok", method="POST")
+        time.sleep(0.5)  # the last ACKs and the connection's close; --immediate-mode hands each packet over at once
         docker.exec_in(box, ["sh", "-c", 'kill -INT "$(cat /tmp/cap.pid)"; while kill -0 "$(cat /tmp/cap.pid)" '
                              "2>/dev/null; do sleep 0.05; done"], timeout=10, quiet=True)
         raw = docker.exec_in(box, ["base64", "-w0", PCAP], timeout=10, quiet=True).stdout
