@@ -505,12 +505,19 @@ def sdk_client() -> Any:
     return sdk.from_env(timeout=60)
 
 
+def container_names(filters: dict[str, Any]) -> list[str]:
+    """Names of the containers matching ``filters``, from the list answer itself (``sparse``): the SDK's default
+    inspects each listed container, which fails when one is removed in between (a run tearing down its cells)."""
+    found = sdk_client().containers.list(all=True, filters=filters, sparse=True)
+    return [(x.attrs.get("Names") or [x.id])[0].lstrip("/") for x in found]
+
+
 def leftovers(session: str) -> list[str]:
     """Names of containers, networks and volumes of one labkit session still present."""
     c = sdk_client()
     flt = {"label": f"io.labkit.session={session}"}
-    return ([x.name for x in c.containers.list(all=True, filters=flt)] +
-            [x.name for x in c.networks.list(filters=flt)] + [x.name for x in c.volumes.list(filters=flt)])
+    return (container_names(flt) + [x.name for x in c.networks.list(filters=flt)]
+            + [x.name for x in c.volumes.list(filters=flt)])
 
 
 def fail_on(what: str) -> Callable[..., Any]:

@@ -106,8 +106,10 @@ def container(ref: str) -> Container | None:
 
 
 def containers(*, label: str, all: bool = True) -> list[Container]:  # noqa: A002 - docker's own word
-    """Containers carrying ``label`` (``key`` or ``key=value``)."""
-    return list(call(lambda c: c.containers.list(all=all, filters={"label": label})))
+    """Containers carrying ``label`` (``key`` or ``key=value``). Listed sparse, then each looked up: one removed
+    in between (by another session, or a run tearing down its cells) is skipped rather than an error."""
+    found = call(lambda c: c.containers.list(all=all, filters={"label": label}, sparse=True))
+    return [box for box in (container(x.id) for x in found) if box is not None]
 
 
 def create(image: str, command: Sequence[str] | None = None, *, role: str, **kwargs: Any) -> Container:

@@ -12,20 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import sdk_client
+from tests.fakes import leftovers, sdk_client
 
 from labkit import docker as engine
 from labkit.bench import harness as runner
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
-
-
-def _labelled(session: str) -> list[str]:
-    """Names of Docker objects carrying this session's label (other work may share the daemon)."""
-    c = sdk_client()
-    flt = {"label": f"{engine.SESSION}={session}"}
-    return ([x.name for x in c.containers.list(all=True, filters=flt)]
-            + [x.name for x in c.networks.list(filters=flt)])
 
 
 def test_kind_bridge_measures_on_the_named_network_and_leaves_it(store_dir: Path) -> None:
@@ -41,9 +33,9 @@ def test_kind_bridge_measures_on_the_named_network_and_leaves_it(store_dir: Path
         assert (ok.loc[ok.metric == "throughput_bps", "value"] > 1e8).all()
         meta = res.meta()
         assert meta["status"] == "complete" and meta["docker_network"] == network and meta["cni"] == "kindnet"
-        assert _labelled(meta["session_id"]) == []  # the run's containers are gone …
+        assert leftovers(meta["session_id"]) == []  # the run's containers are gone …
         assert sdk_client().networks.get(network).name == network  # … and the network it did not make is not
-    assert _labelled(stand_in.session) == []
+    assert leftovers(stand_in.session) == []
 
 
 def test_kind_bridge_without_the_network_is_unavailable_with_the_reason(store_dir: Path) -> None:
@@ -52,4 +44,4 @@ def test_kind_bridge_without_the_network_is_unavailable_with_the_reason(store_di
     rows = res.rows()
     assert set(rows["status"]) == {"unavailable"}
     assert "no Docker network 'lk-no-such-network'" in rows["error"].iloc[0]
-    assert _labelled(res.meta()["session_id"]) == []
+    assert leftovers(res.meta()["session_id"]) == []

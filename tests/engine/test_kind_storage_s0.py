@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakes import sdk_client
+from tests.fakes import leftovers
 
 from labkit import docker as engine
 from labkit.components.storage import classes as storage_classes_mod
@@ -21,13 +21,6 @@ from labkit.bench import harness as runner, stats
 from labkit.components.storage import engine_cells as engine_storage, kube_cells as kind_storage
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.usefixtures("docker_ready")]
-
-
-def _labelled(session: str) -> list[str]:
-    """Docker objects carrying this session's label (other work may share the daemon)."""
-    c = sdk_client()
-    flt = {"label": f"{engine.SESSION}={session}"}
-    return [x.name for x in c.containers.list(all=True, filters=flt)] + [x.name for x in c.volumes.list(filters=flt)]
 
 
 def test_s0_runs_fio_in_a_docker_volume_and_leaves_nothing(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,4 +50,4 @@ def test_s0_runs_fio_in_a_docker_volume_and_leaves_nothing(store_dir: Path, monk
     assert 0 < s.loc[("randread-4k-qd1", "lat_p50_us"), "median"] <= s.loc[("randread-4k-qd1", "lat_p999_us"), "median"]
     assert s.loc[("fsync-write-4k", "lat_p99_us"), "n"] == 2
     assert res.meta()["status"] == "complete"
-    assert _labelled(session) == [] and not volume_data.parent.exists()  # the volume and its fio file are gone
+    assert leftovers(session) == [] and not volume_data.parent.exists()  # the volume and its fio file are gone

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import sdk_client
+from tests.fakes import leftovers, sdk_client
 
 from labkit import docker as engine
 from labkit.components import orchestration as orchestrate
@@ -25,13 +25,6 @@ pytestmark = [pytest.mark.engine, pytest.mark.usefixtures("docker_ready")]
 @pytest.fixture(autouse=True)
 def _own_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABKIT_HOME", str(tmp_path / "home"))  # the local-swarm marker lands here
-
-
-def _left(session: str) -> list[str]:
-    flt = {"label": f"{engine.SESSION}={session}"}
-    c = sdk_client()
-    return ([x.name for x in c.containers.list(all=True, filters=flt)]
-            + [x.name for x in c.networks.list(filters=flt)] + [x.name for x in c.volumes.list(filters=flt)])
 
 
 def _volumes_exist(names: list[str]) -> list[str]:
@@ -93,7 +86,7 @@ def test_dind_swarm_runs_every_operation_and_recovers_from_losing_a_node(tmp_pat
         assert list(rows["cell"]) == [r.op for r in results] and set(rows["metric"]) == {"seconds"}
         assert list(rows[rows["cell"] == "kill_replica"]["repetition"]) == [0, 1]
         assert (rows["status"] == "ok").all() and rows["value"].astype(float).gt(0).all()
-    assert _left(session) == []
+    assert leftovers(session) == []
     assert _volumes_exist(volumes) == []
 
 
@@ -104,7 +97,7 @@ def test_a_dind_node_that_fails_to_start_says_why_with_its_logs() -> None:
     assert info.value.node == f"lk-{sw.session}-node1"
     assert "unknown flag: --no-such-flag" in info.value.logs
     assert "docker logs" in str(info.value) and "--privileged" in str(info.value)
-    assert _left(sw.session) == []
+    assert leftovers(sw.session) == []
 
 
 def test_an_encrypted_overlay_is_refused_where_the_kernel_lacks_esp() -> None:
@@ -114,7 +107,7 @@ def test_an_encrypted_overlay_is_refused_where_the_kernel_lacks_esp() -> None:
     with pytest.raises(Unavailable) as info, sw:
         pass
     assert "CONFIG_INET_ESP" in str(info.value) and "encrypted=False" in str(info.value.fix)
-    assert _left(sw.session) == []
+    assert leftovers(sw.session) == []
 
 
 def _swarm_inactive() -> None:
@@ -141,7 +134,7 @@ def test_local_swarm_refuses_a_swarm_it_did_not_make() -> None:
         assert "docker swarm leave --force" in str(info.value.fix)
         assert swarm.leftovers() == []  # `labkit clean` leaves it alone too
         assert swarm.local_state()["LocalNodeState"] == "active"  # and it was not touched
-        assert _left(local.session) == []
+        assert leftovers(local.session) == []
     finally:
         _leave_foreign_swarm()
 
@@ -171,4 +164,4 @@ def test_a_local_swarm_left_by_a_crash_is_found_and_undone_like_clean_does() -> 
     assert swarm.local_state()["LocalNodeState"] == "inactive"
     assert not sdk_client().networks.list(names=[swarm.GWBRIDGE])
     assert swarm.leftovers() == []
-    assert _left(local.session) == []
+    assert leftovers(local.session) == []
