@@ -12,9 +12,10 @@ block, cell and test, one A and one B measurement. Designs (recorded in every ro
 
 Repetitions adapt (:class:`labkit.bench.paired.StoppingRule`): blocks go on until every gated series
 is decided (regression, improvement, equivalent) or the time budget (setup included) is spent; the
-verdict states the minimum detectable effect. A relative network cap (``rate=90%``) is set before every
-block from the A arm's own recent blocks (median of the last 3 A values, corrected by the delivered
-ratio so far); the cap and the delivered B/A are stored in the B rows (``impair_cap``, ``impair_delivered``).
+verdict states the minimum detectable effect. A relative network cap (``rate=90%``) is calibrated in a few
+unrecorded rounds of the design before the first block, then set before every block from the A arm's own
+recent blocks and the cap's measured goodput (:class:`CapController`); the cap and the delivered B/A are
+stored in the B rows (``impair_cap``, ``impair_delivered``).
 """
 
 from __future__ import annotations
@@ -68,30 +69,47 @@ class GateSettings:
 
 @dataclass
 class CapController:
-    """Per-block tbf cap so that B delivers ``target`` × A: cap = target × median(last 3 A) × corr.
+    """Per-block tbf cap so that B delivers ``target`` × A: cap = target × A / goodput.
 
-    ``corr`` starts at 1/0.92 (tbf counts wire bytes, iperf3 goodput: 0.91-0.94 of the rate when it
-    binds, NOTES §4.1) and follows the delivered ratio so far, damped (≤ 5 % per block)."""
+    - ``A``: the median of the A arm's last 5 values *in the same design* (a duet A runs beside a capped B,
+      which leaves it more CPU than A alone gets: the warm-up's A-alone value only seeds the first round);
+    - ``goodput``: what a binding cap really lets through, B/cap (tbf counts wire bytes, iperf3 goodput:
+      0.91-0.94 alone, NOTES §4.1), the median of the last 5 rounds whose cap bound (B/cap ≥ 0.85: a cap
+      that did not bind shows a lower B/cap that is not goodput, and must not push the cap further up).
+
+    Both are measured, so nothing is "corrected" by the delivered B/A itself: it follows A's noise (CV 4-17 %
+    per block here), and a feedback on it only added noise in simulation (tests/unit/test_paired_gate.py).
+
+    :meth:`observe` takes each round: the unrecorded calibration rounds before the first block (so the
+    blocks start at the right cap rather than converge during the gate) and then every block."""
 
     target: float
-    corr: float = 1 / 0.92
     a_hist: list[float] = field(default_factory=list)
+    goodput: list[float] = field(default_factory=list)
     delivered: list[float] = field(default_factory=list)
+    last_cap: float | None = None
+
+    GOODPUT_SEED = 0.92
 
     def cap(self) -> float | None:
         if not self.a_hist:
             return None
-        return self.target * statistics.median(self.a_hist[-3:]) * self.corr
+        g = min(1.0, statistics.median(self.goodput[-5:])) if self.goodput else self.GOODPUT_SEED
+        self.last_cap = self.target * statistics.median(self.a_hist[-5:]) / g
+        return self.last_cap
 
     def observe(self, a: float, b: float) -> float:
-        """Record a block; returns the delivered B/A (NaN if a side failed)."""
+        """Record a round; returns the delivered B/A (NaN if a side failed)."""
         if not (a > 0 and b > 0):
             return math.nan
+        if len(self.a_hist) == 1 and not self.delivered:
+            self.a_hist.clear()  # the warm-up's A alone: another regime than A in the design
         self.a_hist.append(a)
         ratio = b / a
         self.delivered.append(ratio)
-        med = statistics.median(self.delivered[-5:])
-        self.corr *= min(1.05, max(0.95, (self.target / med) ** 0.5))
+        bound = bool(self.last_cap) and b / self.last_cap >= 0.85  # else B ran below its cap: no goodput seen
+        if bound:
+            self.goodput.append(b / self.last_cap)  # type: ignore[operator]
         return ratio
 
 
@@ -122,6 +140,7 @@ def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t
            if spec is not None and spec.relative and c.name in b_arm.plan.impair_cells}
     rng = random.Random()
     _warm(arms, live, timeout, ctl)
+    _calibrate(arms, live, settings.design, timeout, ctl)
     setup_s = time.monotonic() - t_start
     rule = settings.stopping()
     per_block = sum(t.budget_s + 1.0 for t in a_arm.plan.tests) * len(live) * (1 if settings.design == "duet" else 2)
@@ -206,6 +225,49 @@ def _warm(arms: list[Arm], live: list[Any], timeout: float | None, ctl: dict[str
                 raise
             except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured blocks
                 log(f"! warm-up of {cell.name}/{test.name} failed: {getattr(exc, 'message', exc)}")
+
+
+CALIBRATION_ROUNDS = 4
+
+
+def _calibrate(arms: list[Arm], live: list[Any], design: str, timeout: float | None,
+               ctl: dict[str, CapController]) -> None:
+    """Unrecorded rounds of the design with the cap on, before the first block, for each cell whose B arm
+    gets a relative cap: the A values and the cap's goodput they give set the blocks' first cap. Counted in
+    the gate's setup time (and so in its budget)."""
+    a_arm, b_arm = arms
+    for cell in live:
+        c = ctl.get(cell.name)
+        test = next((t for t in a_arm.plan.tests if _headline(t) == "throughput_bps"), None)
+        if c is None or test is None:
+            continue
+        for _ in range(CALIBRATION_ROUNDS):
+            cap = c.cap()
+            if cap is None:
+                break
+            b_arm.sessions[cell.name].impair(imp.Impairment("rate", cap, spec=f"rate={int(cap)}bit"))
+            if design == "duet":
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    fa, fb = (pool.submit(_throughput, arm, cell, test, timeout) for arm in (a_arm, b_arm))
+                    a, b = fa.result(), fb.result()
+            else:
+                a, b = _throughput(a_arm, cell, test, timeout), _throughput(b_arm, cell, test, timeout)
+            c.observe(a, b)
+        if c.delivered:
+            log(f"  calibrated the cap on {cell.name}: {len(c.delivered)} rounds, B/A "
+                f"{', '.join(f'{r:.2f}' for r in c.delivered)}, cap goodput {c.goodput[-1]:.2f}")
+
+
+def _throughput(arm: Arm, cell: Any, test: Any, timeout: float | None) -> float:
+    """One unrecorded measurement's throughput (NaN when it failed: the blocks then show the failure)."""
+    try:
+        m = arm.sessions[cell.name].measure(test, timeout=budget(test, timeout), quiet=True)
+        return float(m.metrics.get("throughput_bps", math.nan))
+    except DockerUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured blocks
+        log(f"! calibration of {cell.name} failed: {getattr(exc, 'message', exc)}")
+        return math.nan
 
 
 def _block(arms: list[Arm], cell: Any, test: Any, block: int, order: str, design: str, timeout: float | None,

@@ -232,7 +232,8 @@ def _open(p: BenchPlan, scope: docker.Scope, ctx: CellContext, *,
             if name not in sessions:
                 continue
             if per_block and p.impairment.relative:  # the gate sets the cap block by block from A's values
-                impaired[name] = f"{p.impairment.spec}: tbf cap set per block from the A arm's recent blocks"
+                impaired[name] = (f"{p.impairment.spec}: tbf cap calibrated, then set per block from the A arm's "
+                                  "recent blocks")
                 continue
             try:
                 impaired[name] = sessions[name].impair(p.impairment, calibrate=_calibrator(sessions[name], p))
