@@ -4,7 +4,7 @@
 
 Each chapter runs top to bottom, once per path it has:
 
-* ``live``: the part this machine can run live (``mode=live`` for the engine chapters 01, 10, 11, 20;
+* ``live``: the part this machine can run live (``mode=live`` for the engine chapters 01, 05–08, 10, 11, 20;
   ``mode=auto`` for 00 and 02, whose Swarm half runs on the engine). 03 and 04 have no engine part: they
   run live only where kind works;
 * ``replay``: ``mode=replay``, what Binder and a machine without Docker get (plans, recorded results).
@@ -46,6 +46,14 @@ CHAPTERS: dict[str, dict[str, Any]] = {
                    "kind_only": True},
     "04-storage": {"live": {"mode": "live"}, "what": "kind cluster, storage option, persistence proof",
                    "kind": True, "profile": False, "kind_only": True},
+    "05-monitoring": {"live": {"mode": "live"}, "what": "the stack, verify with a fired alert, PromQL, the quick "
+                      "measurements", "kind": True},
+    "06-logging": {"live": {"mode": "live"}, "what": "collector, verify, quick faults, mtail, the quick measurements",
+                   "kind": True},
+    "07-mesh": {"live": {"mode": "live"}, "what": "mesh, verify, control plane, faults, the quick tax benchmark",
+                "kind": True},
+    "08-pipeline": {"live": {"mode": "live"}, "what": "lab, a commit to a verified deploy, registry, the quick "
+                    "measurements", "kind": True},
     "10-bench-network": {"live": {"mode": "live"}, "what": "every engine cell", "kind": True},
     "11-bench-storage": {"live": {"mode": "live"}, "what": "every engine cell", "kind": True},
     "20-regression": {"live": {"mode": "live"}, "what": "bridge cell, 10 repetitions per side", "kind": False},

@@ -94,7 +94,9 @@ def test_the_timing_script_knows_every_chapter_that_shows_a_time_box_and_writes_
     assert spec and spec.loader
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    boxed = {p.stem for p in (ROOT / "notebooks").glob("*.ipynb") if "chapters.begin(" in p.read_text()}
+    books = {p.stem: p.read_text() for p in (ROOT / "notebooks").glob("[0-9][0-9]-*.ipynb")}
+    boxed = {name for name, text in books.items() if f'chapters.begin(\\"{name}\\"' in text}
+    assert boxed == set(books), f"every chapter shows its measured time box: {sorted(set(books) - boxed)} do not"
     assert boxed <= set(script.CHAPTERS), "benchmarks/chapter_times.py must time every chapter that shows a box"
     assert script.TIMES == ROOT / "environments" / chapters.TIMES_FILE
     assert not (ROOT / "docs" / "chapter-timings.json").exists(), "one source of truth: the YAML"
