@@ -96,13 +96,21 @@ def shared_drift(books: dict[str, dict[str, tuple[str, str, str]]]) -> list[str]
     return bad
 
 
-#: Chapters whose shared parameters have the same type and default but their own comments (written by another
-#: helper before this check existed; the lead aligns them). Type and default are checked for them as for every
-#: chapter; the strict xfail below fails as soon as their comments agree, so this set is then emptied.
 def test_shared_parameters_mean_the_same_in_every_chapter() -> None:
     books = {p.stem: parameters(p) for p in BOOKS}
     drift = shared_drift(books)
     assert drift == [], "declare each shared parameter exactly alike:\n" + "\n".join(drift)
+
+
+@pytest.mark.parametrize("path", BOOKS, ids=lambda p: p.stem)
+def test_papermill_reads_every_parameter(path: Path) -> None:
+    """papermill skips a parameter line with a second '=' (in its comment too): `papermill --help-notebook`
+    then hides it and `-p NAME VALUE` warns "Passed unknown parameter" although the value is used."""
+    import papermill
+
+    declared = set(parameters(path))
+    read = set(papermill.inspect_notebook(str(path)))
+    assert declared and read == declared, f"papermill cannot read {sorted(declared - read)}: no '=' in a comment"
 
 
 def test_a_drift_in_name_default_or_comment_is_caught() -> None:
