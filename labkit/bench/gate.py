@@ -20,13 +20,15 @@ stored in the B rows (``impair_cap``, ``impair_delivered``).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import statistics
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from labkit.bench import impair as imp
 from labkit.bench.schedule import Arm, budget, one, record_unavailable
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from labkit.bench import paired
 
 DESIGNS = ("duet", "interleaved")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -109,16 +112,15 @@ class CapController:
         if not (a > 0 and b > 0):
             return math.nan
         ratio = b / a
-        if self.rounds == 0 and len(self.a_hist) == 1:  # the cap came from the warm-up's A alone (another regime
-            self.a_hist.clear()                          # than A in the design): keep only this round's A
-            self.rounds += 1
-            self.a_hist.append(a)
-            return ratio
+        seeded = self.rounds == 0 and len(self.a_hist) == 1  # this cap came from the warm-up's A alone (another
+        if seeded:                                           # regime than A in the design): keep only this A
+            self.a_hist.clear()
         self.rounds += 1
         self.a_hist.append(a)
-        self.delivered.append(ratio)
-        if self.last_cap:
-            self.goodput.append(b / self.last_cap)
+        if not seeded:
+            self.delivered.append(ratio)
+            if self.last_cap:
+                self.goodput.append(b / self.last_cap)
         return ratio
 
 
@@ -220,20 +222,42 @@ def measure_ab(arms: list[Arm], timeout: float | None, settings: GateSettings, t
             "decided": {"/".join(k): d.reason for k, d in decided.items()}}
 
 
+def _unrecorded(arm: Arm, cell: Any, test: Any, timeout: float | None, metric: str, what: str) -> float:
+    """One measurement kept out of the rows (a warm-up, a calibration round): its ``metric``, NaN when it failed
+    (a failing cell shows up in the measured blocks); a lost daemon still ends the gate."""
+    try:
+        m = arm.sessions[cell.name].measure(test, timeout=budget(test, timeout), quiet=True)
+        return float(m.metrics.get(metric, math.nan))
+    except DockerUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured blocks
+        log(f"! {what} of {cell.name}/{test.name} failed: {getattr(exc, 'message', exc)}")
+        return math.nan
+
+
+def _both(design: str, first: list[Arm], run: Callable[[Arm], T]) -> dict[int, T]:
+    """``run`` on each arm (keyed by ``id(arm)``): at the same moment in a duet, launched in ``first``'s order;
+    one after the other, in that order, when interleaved."""
+    if design == "duet":
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {id(arm): pool.submit(run, arm) for arm in first}
+            return {k: f.result() for k, f in futures.items()}
+    return {id(arm): run(arm) for arm in first}
+
+
+def _set_cap(b_arm: Arm, cell: Any, cap: float) -> None:
+    b_arm.sessions[cell.name].impair(imp.Impairment("rate", cap, spec=f"rate={int(cap)}bit"))
+
+
 def _warm(arms: list[Arm], live: list[Any], timeout: float | None, ctl: dict[str, CapController]) -> None:
     """One unrecorded run per cell (its first test): the first run of a fresh cell is low (NOTES §1).
     The A arm's warm-up value seeds the B arm's cap where the impairment is relative."""
     for cell in live:
         test = arms[0].plan.tests[0]
         for i, arm in enumerate(arms):
-            try:
-                m = arm.sessions[cell.name].measure(test, timeout=budget(test, timeout), quiet=True)
-                if i == 0 and cell.name in ctl and _headline(test) in m.metrics:
-                    ctl[cell.name].a_hist.append(float(m.metrics[_headline(test)]))
-            except DockerUnavailable:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured blocks
-                log(f"! warm-up of {cell.name}/{test.name} failed: {getattr(exc, 'message', exc)}")
+            value = _unrecorded(arm, cell, test, timeout, _headline(test), "warm-up")
+            if i == 0 and cell.name in ctl and not math.isnan(value):
+                ctl[cell.name].a_hist.append(value)
 
 
 CALIBRATION_ROUNDS = 4
@@ -250,33 +274,18 @@ def _calibrate(arms: list[Arm], live: list[Any], design: str, timeout: float | N
         test = next((t for t in a_arm.plan.tests if _headline(t) == "throughput_bps"), None)
         if c is None or test is None:
             continue
+        run = functools.partial(_unrecorded, cell=cell, test=test, timeout=timeout, metric="throughput_bps",
+                                what="calibration")
         for _ in range(CALIBRATION_ROUNDS):
             cap = c.cap()
             if cap is None:
                 break
-            b_arm.sessions[cell.name].impair(imp.Impairment("rate", cap, spec=f"rate={int(cap)}bit"))
-            if design == "duet":
-                with ThreadPoolExecutor(max_workers=2) as pool:
-                    fa, fb = (pool.submit(_throughput, arm, cell, test, timeout) for arm in (a_arm, b_arm))
-                    a, b = fa.result(), fb.result()
-            else:
-                a, b = _throughput(a_arm, cell, test, timeout), _throughput(b_arm, cell, test, timeout)
-            c.observe(a, b)
+            _set_cap(b_arm, cell, cap)
+            got = _both(design, [a_arm, b_arm], run)
+            c.observe(got[id(a_arm)], got[id(b_arm)])
         if c.delivered:
             log(f"  calibrated the cap on {cell.name}: {len(c.delivered)} rounds, B/A "
                 f"{', '.join(f'{r:.2f}' for r in c.delivered)}, cap goodput {c.goodput[-1]:.2f}")
-
-
-def _throughput(arm: Arm, cell: Any, test: Any, timeout: float | None) -> float:
-    """One unrecorded measurement's throughput (NaN when it failed: the blocks then show the failure)."""
-    try:
-        m = arm.sessions[cell.name].measure(test, timeout=budget(test, timeout), quiet=True)
-        return float(m.metrics.get("throughput_bps", math.nan))
-    except DockerUnavailable:
-        raise
-    except Exception as exc:  # noqa: BLE001 - a failing cell shows up in the measured blocks
-        log(f"! calibration of {cell.name} failed: {getattr(exc, 'message', exc)}")
-        return math.nan
 
 
 def _block(arms: list[Arm], cell: Any, test: Any, block: int, order: str, design: str, timeout: float | None,
@@ -285,21 +294,14 @@ def _block(arms: list[Arm], cell: Any, test: Any, block: int, order: str, design
     a_arm, b_arm = arms
     cap = ctl.cap() if ctl is not None and _headline(test) == "throughput_bps" else None
     if cap is not None:
-        b_arm.sessions[cell.name].impair(imp.Impairment("rate", cap, spec=f"rate={int(cap)}bit"))
-    first = [a_arm, b_arm] if order == "AB" else [b_arm, a_arm]
+        _set_cap(b_arm, cell, cap)
 
     def run(arm: Arm) -> list[dict[str, Any]]:
         return one(cell, test, arm.sessions[cell.name], arm.common, block, None, arm.impaired.get(cell.name, ""),
                    timeout, quiet=block > 0)
 
-    if design == "duet":
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {id(arm): pool.submit(run, arm) for arm in first}
-            out = {k: f.result() for k, f in futures.items()}
-        ra, rb = out[id(a_arm)], out[id(b_arm)]
-    else:
-        got = {id(arm): run(arm) for arm in first}
-        ra, rb = got[id(a_arm)], got[id(b_arm)]
+    got = _both(design, [a_arm, b_arm] if order == "AB" else [b_arm, a_arm], run)
+    ra, rb = got[id(a_arm)], got[id(b_arm)]
     delivered = math.nan
     if ctl is not None:
         delivered = ctl.observe(_value(ra, _headline(test)), _value(rb, _headline(test)))
